@@ -1,0 +1,49 @@
+"""``manage.py demo``: create a few demo routines through the Python API (idempotent)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from django.core.management.base import BaseCommand
+from django.utils import timezone
+
+from routines import api
+
+DEMO_JOBS: list[dict[str, Any]] = [
+    {
+        "job_id": "demo.digest",
+        "idempotency_key": "demo:digest",
+        "schedule": {"type": "interval", "every_ms": 60_000},
+        "target": {"type": "run", "scope": "digest"},
+        "payload": {"subscribers": 42},
+    },
+    {
+        "job_id": "demo.welcome-email",
+        "idempotency_key": "demo:welcome-email",
+        "schedule": {"type": "once", "at": "now"},
+        "target": {"type": "run", "result": {"sent": 1}},
+    },
+    {
+        "job_id": "demo.flaky-webhook",
+        "idempotency_key": "demo:flaky-webhook",
+        "schedule": {"type": "interval", "every_ms": 300_000, "catch_up": True},
+        "target": {"type": "run", "outcome": "failed", "error": {"reason": "HTTP 503"}},
+        "retry_policy": {"max_attempts": 3, "backoff_ms": 0},
+    },
+]
+
+
+class Command(BaseCommand):
+    help = "Create the demo routines (again: existing ones are left as they are)."
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        now = timezone.now()
+        for spec in DEMO_JOBS:
+            spec = {**spec, "schedule": dict(spec["schedule"])}
+            if spec["schedule"].get("at") == "now":
+                spec["schedule"]["at"] = now
+            if spec["schedule"]["type"] == "interval":
+                spec["schedule"]["start_at"] = now - timedelta(minutes=10)
+            job = api.create(spec)
+            self.stdout.write(f"routine {job.job_id}: {job.state}, next run {job.next_run_at:%Y-%m-%d %H:%M:%S} UTC")

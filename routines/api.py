@@ -1,0 +1,330 @@
+"""The public Python API (SPEC §3) and the only write path for jobs.
+
+The admin, the REST API and the management commands are thin shells over these functions, so a
+job gets the same validation, the same ``next_run_at`` and the same journal whichever door it
+came through. Errors are ``routines.exceptions``; times in are aware/naive datetimes, epoch ms or
+ISO 8601 strings, times out are aware UTC datetimes.
+"""
+
+from __future__ import annotations
+
+import builtins
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from django.db import IntegrityError, connection, transaction
+from django.db.models import F, Q, QuerySet
+from django.utils import timezone
+
+from . import schedules, targets, validation
+from .conf import routines_settings
+from .exceptions import AlreadyExists, JobBusy, JobTerminal, NotFound
+from .models import Event, Job, Run
+from .runner import DueResult, Runner, announce, db_now, event, run_manual, with_retry
+from .times import iso
+
+__all__ = [
+    "DueResult",
+    "cancel",
+    "clear",
+    "create",
+    "delete",
+    "due",
+    "ensure_tables",
+    "get",
+    "list",
+    "list_due",
+    "next_due_at",
+    "run_due",
+    "run_now",
+    "update",
+]
+
+BUSY_STATES = ("running", "retry_waiting")
+EDITABLE_STATES = ("active", "paused")
+# Optimistic writes re-read and retry when a runner changed the job in between; a few tries do.
+WRITE_ATTEMPTS = 20
+
+
+def ensure_tables() -> None:
+    """Create the app's tables if they are missing (idempotent); migrations stay the normal way."""
+    if Job._meta.db_table in connection.introspection.table_names():
+        return
+    from django.core.management import call_command
+
+    call_command("migrate", "routines", verbosity=0, interactive=False)
+
+
+def clear() -> None:
+    """Delete every job, run and event."""
+    with transaction.atomic():
+        Job.objects.all().delete()
+        Run.objects.all().delete()
+        Event.objects.all().delete()
+
+
+# Create and change -----------------------------------------------------------------------------
+
+
+def create(job_input: Mapping[str, Any]) -> Job:
+    """Create a job; an explicitly given ``idempotency_key`` that exists returns that job instead."""
+    now = timezone.now()
+    data = validation.normalize_job(
+        job_input,
+        now=now,
+        tz=timezone.get_current_timezone(),
+        validate_target=targets.validate,
+        max_payload_bytes=routines_settings.MAX_PAYLOAD_BYTES,
+    )
+    explicit_key = isinstance(job_input, Mapping) and "idempotency_key" in job_input
+    if explicit_key:
+        existing = Job.objects.filter(idempotency_key=data["idempotency_key"]).first()
+        if existing is not None:
+            return existing
+    job = Job(
+        **data,
+        schedule_type=data["schedule"]["type"],
+        target_type=data["target"]["type"],
+        created_at=now,
+        updated_at=now,
+    )
+    created = event(
+        "routine_created",
+        job.job_id,
+        now,
+        schedule_type=job.schedule_type,
+        target_type=job.target_type,
+        state=job.state,
+        next_run_at=iso(job.next_run_at),
+    )
+
+    def write() -> None:
+        with transaction.atomic():
+            job.save(force_insert=True)
+            created.save()
+
+    try:
+        with_retry(write)
+    except IntegrityError:
+        if explicit_key:
+            existing = Job.objects.filter(idempotency_key=data["idempotency_key"]).first()
+            if existing is not None:
+                return existing
+        if Job.objects.filter(job_id=job.job_id).exists():
+            raise AlreadyExists(f"job {job.job_id!r} already exists", field="job_id") from None
+        raise AlreadyExists(f"idempotency_key {data['idempotency_key']!r} is taken", field="idempotency_key") from None
+    announce([created])
+    return job
+
+
+def update(job_id: str, patch: Mapping[str, Any]) -> Job:
+    """Apply ``patch`` to an active or paused job; ``state`` is how pause and resume work."""
+    now = timezone.now()
+    changes = validation.normalize_patch(
+        patch,
+        now=now,
+        tz=timezone.get_current_timezone(),
+        validate_target=targets.validate,
+        max_payload_bytes=routines_settings.MAX_PAYLOAD_BYTES,
+    )
+    for _ in range(WRITE_ATTEMPTS):
+        job = get(job_id)
+        _check_editable(job)
+        if set(changes) <= {"state"} and changes.get("state", job.state) == job.state:
+            return job  # pausing a paused job (or an empty patch) writes nothing
+        fields = _patched_fields(job, changes, now)
+        updated = event("routine_updated", job_id, now, **_redacted(changes))
+        try:
+            written = with_retry(lambda: _write_if_unchanged(job, fields, now, [updated]))
+        except IntegrityError:
+            raise AlreadyExists(
+                f"idempotency_key {changes.get('idempotency_key')!r} is taken", field="idempotency_key"
+            ) from None
+        if written:
+            announce([updated])
+            job.refresh_from_db()
+            return job
+    raise JobBusy(f"job {job_id!r} kept changing; try again")
+
+
+def _patched_fields(job: Job, changes: dict[str, Any], now: datetime) -> dict[str, Any]:
+    fields = dict(changes)
+    if "schedule" in changes:
+        fields["schedule_type"] = changes["schedule"]["type"]
+        keep = "next_run_at" in changes or (
+            job.state == "paused" and job.next_run_at is not None and changes.get("state") != "active"
+        )
+        if not keep:
+            fields["next_run_at"] = schedules.first_slot(changes["schedule"], now)
+    if "target" in changes:
+        fields["target_type"] = changes["target"]["type"]
+    return fields
+
+
+def _redacted(changes: dict[str, Any]) -> dict[str, Any]:
+    return {**changes, "payload": "redacted"} if "payload" in changes else dict(changes)
+
+
+def _write_if_unchanged(job: Job, fields: dict[str, Any], now: datetime, events: builtins.list[Event]) -> bool:
+    with transaction.atomic():
+        n = Job.objects.filter(job_id=job.job_id, version=job.version).update(
+            **fields, updated_at=now, version=F("version") + 1
+        )
+        if n:
+            Event.objects.bulk_create(events)
+    return bool(n)
+
+
+def _check_editable(job: Job) -> None:
+    if job.state in BUSY_STATES:
+        raise JobBusy(f"job {job.job_id!r} is {job.state}")
+    if job.state in validation.TERMINAL_STATES:
+        raise JobTerminal(f"job {job.job_id!r} is {job.state}")
+
+
+def cancel(job_id: str) -> None:
+    """Cancel a job in any state (idempotent); a Run in progress is marked cancelled."""
+    for _ in range(WRITE_ATTEMPTS):
+        job = get(job_id)
+        if job.state == "cancelled":
+            return
+        now = timezone.now()
+        cancelled = event("routine_cancelled", job_id, now, previous_state=job.state)
+        running_run = job.current_run_id if job.state == "running" else None
+
+        def write() -> bool:
+            with transaction.atomic():
+                n = Job.objects.filter(job_id=job_id, version=job.version).update(
+                    state="cancelled",
+                    cancelled_at=now,
+                    next_run_at=None,
+                    current_run_id=None,
+                    current_slot_at=None,
+                    attempt_count=0,
+                    claimed_by=None,
+                    lease_expires_at=None,
+                    updated_at=now,
+                    version=F("version") + 1,
+                )
+                if not n:
+                    return False
+                if running_run:
+                    Run.objects.filter(run_id=running_run, status="running").update(
+                        status="cancelled", error="routine cancelled", finished_at=now
+                    )
+                cancelled.save()
+                return True
+
+        if with_retry(write):
+            announce([cancelled])
+            return
+    raise JobBusy(f"job {job_id!r} kept changing; try again")
+
+
+def delete(job_id: str) -> None:
+    """Delete a job (not while it runs); its runs and events stay as history."""
+    job = get(job_id)
+    if job.state == "running":
+        raise JobBusy(f"job {job_id!r} is running")
+    now = timezone.now()
+    deleted = event("routine_deleted", job_id, now, previous_state=job.state)
+
+    def write() -> bool:
+        with transaction.atomic():
+            n, _ = Job.objects.filter(job_id=job_id).exclude(state="running").delete()
+            if n:
+                deleted.save()
+            return bool(n)
+
+    if not with_retry(write):
+        if Job.objects.filter(job_id=job_id).exists():
+            raise JobBusy(f"job {job_id!r} is running")
+        raise NotFound(f"job {job_id!r} not found")
+    announce([deleted])
+
+
+# Read ------------------------------------------------------------------------------------------
+
+
+def get(job_id: str) -> Job:
+    if not isinstance(job_id, str):
+        raise NotFound("job not found")
+    try:
+        return Job.objects.get(job_id=job_id)
+    except Job.DoesNotExist:
+        raise NotFound(f"job {job_id!r} not found") from None
+
+
+def filter_jobs(filter: Mapping[str, Any] | None = None) -> QuerySet[Job]:
+    """The queryset behind ``list`` (SPEC order), for shells that paginate it themselves."""
+    f = validation.normalize_job_filter(filter, tz=timezone.get_current_timezone(), target_types=targets.types())
+    qs = Job.objects.order_by("-updated_at", "job_id")
+    for key in ("job_id", "state", "schedule_type", "target_type"):
+        if key in f:
+            qs = qs.filter(**{key: f[key]})
+    if "due_before" in f:
+        qs = qs.filter(next_run_at__lte=f["due_before"])
+    if "limit" in f:
+        qs = qs[: f["limit"]]
+    return qs
+
+
+def list(filter: Mapping[str, Any] | None = None) -> builtins.list[Job]:  # noqa: A001 - the seed's name
+    return builtins.list(filter_jobs(filter))
+
+
+def due_jobs(filter: Mapping[str, Any] | None = None) -> QuerySet[Job]:
+    """The queryset behind ``list_due``."""
+    f = validation.normalize_due_filter(filter, tz=timezone.get_current_timezone())
+    at = f.get("at") or db_now()
+    where = Q(state__in=validation.DUE_STATES, next_run_at__lte=at) | Q(state="running", lease_expires_at__lt=at)
+    if f.get("include_claimed"):
+        where |= Q(state="running")
+    qs = Job.objects.filter(where).order_by("next_run_at", "job_id")
+    if "limit" in f:
+        qs = qs[: f["limit"]]
+    return qs
+
+
+def list_due(filter: Mapping[str, Any] | None = None) -> builtins.list[Job]:
+    return builtins.list(due_jobs(filter))
+
+
+due = list_due
+
+
+def next_due_at() -> datetime | None:
+    """The earliest ``next_run_at`` among jobs that can be due (one index lookup)."""
+    return (
+        Job.objects.filter(state__in=validation.DUE_STATES, next_run_at__isnull=False)
+        .order_by("next_run_at")
+        .values_list("next_run_at", flat=True)
+        .first()
+    )
+
+
+# Execute ---------------------------------------------------------------------------------------
+
+
+def run_due(opts: Mapping[str, Any] | None = None, *, should_stop: Any = None) -> builtins.list[DueResult]:
+    """Claim and execute what is due (SPEC §6); returns one DueResult per executed attempt."""
+    o = validation.normalize_run_due_opts(opts, tz=timezone.get_current_timezone())
+    runner = Runner(
+        now=o.get("now"),
+        limit=o.get("limit"),
+        runner_id=o.get("runner_id"),
+        claim_ttl_ms=o.get("claim_ttl_ms"),
+        should_stop=should_stop,
+    )
+    return runner.run()
+
+
+def run_now(job_id: str) -> Run:
+    """Execute the target now as a manual run, leaving state, schedule and attempts alone."""
+    job = get(job_id)
+    if job.state == "cancelled":
+        raise JobTerminal(f"job {job_id!r} is cancelled")
+    if job.state in BUSY_STATES:
+        raise JobBusy(f"job {job_id!r} is {job.state}")
+    return run_manual(job)

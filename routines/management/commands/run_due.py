@@ -1,0 +1,152 @@
+"""``manage.py run_due``: execute due routines once, or keep doing so with ``--loop`` (SPEC §9)."""
+
+from __future__ import annotations
+
+import json
+import logging
+import signal
+import threading
+from datetime import datetime
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.db import DatabaseError, close_old_connections, connection
+from django.utils import timezone
+
+from routines import api
+from routines.conf import routines_settings
+from routines.exceptions import InvalidInput
+from routines.models import Job
+from routines.runner import DueResult, db_now
+from routines.times import coerce_time, iso
+
+logger = logging.getLogger("routines")
+
+
+def parse_now(value: str) -> datetime:
+    text = value.strip()
+    try:
+        return coerce_time(int(text) if text.lstrip("-").isdigit() else text, timezone.get_current_timezone())
+    except ValueError as exc:
+        raise CommandError(f"--now {exc}") from None
+
+
+class Command(BaseCommand):
+    help = "Execute the routines that are due, then exit (or keep going with --loop)."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--limit", type=int, help="execute at most this many runs per pass")
+        parser.add_argument("--runner-id", help="name this runner in claims and runs (default host:pid)")
+        parser.add_argument("--claim-ttl-ms", type=int, help="lease length of a claim in milliseconds")
+        parser.add_argument("--now", help="run as of this time (ISO 8601 or epoch ms); for tests and replays")
+        parser.add_argument("--json", action="store_true", help="print the results as a JSON array")
+        parser.add_argument("--loop", action="store_true", help="keep running, sleeping until the next due time")
+        parser.add_argument("--max-wait", type=float, help="with --loop: sleep at most this many seconds")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        opts: dict[str, Any] = {}
+        if options["limit"] is not None:
+            if options["limit"] < 1:
+                raise CommandError("--limit must be a positive integer")
+            opts["limit"] = options["limit"]
+        if options["claim_ttl_ms"] is not None:
+            if options["claim_ttl_ms"] < 1:
+                raise CommandError("--claim-ttl-ms must be a positive integer")
+            opts["claim_ttl_ms"] = options["claim_ttl_ms"]
+        if options["runner_id"]:
+            opts["runner_id"] = options["runner_id"]
+        if options["now"] is not None:
+            opts["now"] = parse_now(options["now"])
+        max_wait = options["max_wait"]
+        if max_wait is not None and not 0 < max_wait <= 86_400:
+            raise CommandError("--max-wait must be between 0 and 86400 seconds")
+        if options["loop"]:
+            self.loop(
+                opts,
+                max_wait if max_wait is not None else float(routines_settings.LOOP_MAX_WAIT_SECONDS),
+                options["json"],
+            )
+        else:
+            self.report(self.once(opts), options["json"])
+
+    def once(self, opts: dict[str, Any], should_stop: Any = None) -> list[DueResult]:
+        try:
+            return api.run_due(opts, should_stop=should_stop)
+        except InvalidInput as exc:
+            raise CommandError(f"{exc.field}: {exc.detail}") from None
+        except DatabaseError as exc:
+            raise CommandError(f"database error: {exc}".splitlines()[0]) from None
+
+    def report(self, results: list[DueResult], as_json: bool) -> None:
+        if as_json:
+            rows = [
+                {
+                    "job_id": r.job_id,
+                    "slot_at": iso(r.slot_at),
+                    "run_id": r.run.run_id,
+                    "status": r.status,
+                    "outcome": r.outcome,
+                }
+                for r in results
+            ]
+            self.stdout.write(json.dumps(rows))
+            return
+        counts: dict[str, int] = {}
+        for r in results:
+            counts[r.outcome] = counts.get(r.outcome, 0) + 1
+        detail = ", ".join(f"{n} {k}" for k, n in sorted(counts.items()))
+        self.stdout.write(f"run_due: {len(results)} executed" + (f" ({detail})" if detail else ""))
+
+    def loop(self, opts: dict[str, Any], max_wait: float, as_json: bool) -> None:
+        """Run passes until SIGTERM/SIGINT; the job in hand always finishes first."""
+        stop = threading.Event()
+
+        def on_signal(signum: int, frame: Any) -> None:
+            logger.info("run_due: signal %s received, stopping after the job in hand", signum)
+            stop.set()
+
+        previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
+        backoff = 1.0
+        try:
+            while not stop.is_set():
+                close_old_connections()
+                try:
+                    results = api.run_due(opts, should_stop=stop.is_set)
+                    wait = self.seconds_to_next(max_wait) if not stop.is_set() else 0
+                    backoff = 1.0
+                except InvalidInput as exc:
+                    raise CommandError(f"{exc.field}: {exc.detail}") from None
+                except DatabaseError as exc:
+                    logger.error(
+                        "run_due: database unavailable (%s); retrying in %.0f s",
+                        str(exc).splitlines()[0] if str(exc) else type(exc).__name__,
+                        backoff,
+                    )
+                    self.stderr.write(f"run_due: database unavailable, retrying in {backoff:.0f} s")
+                    connection.close()
+                    stop.wait(backoff)
+                    backoff = min(backoff * 2, max_wait)
+                    continue
+                if results:
+                    self.report(results, as_json)
+                if "now" in opts:
+                    break  # a frozen clock never moves on: one pass is all there is
+                stop.wait(wait)
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+
+    def seconds_to_next(self, max_wait: float) -> float:
+        """Sleep until the next due time or lease expiry, at most ``max_wait``."""
+        nxt = api.next_due_at()
+        lease = (
+            Job.objects.filter(state="running", lease_expires_at__isnull=False)
+            .order_by("lease_expires_at")
+            .values_list("lease_expires_at", flat=True)
+            .first()
+        )
+        times = [t for t in (nxt, lease) if t is not None]
+        if not times:
+            return max_wait
+        seconds = (min(times) - db_now()).total_seconds()
+        return max(0.0, min(max_wait, seconds + 0.001))

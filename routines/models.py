@@ -1,0 +1,123 @@
+"""Job, Run and Event: the durable state of routines (SPEC §2).
+
+The database settles concurrency: claims are conditional writes on ``Job`` (see runner.py), and a
+unique constraint on ``Run`` refuses a second scheduled run of the same (job, slot, attempt).
+Rows are written only through ``routines.api`` and the runner; nothing happens in ``save()``.
+"""
+
+from __future__ import annotations
+
+from django.db import models
+from django.db.models import Q
+
+from .fields import ScheduleField, TimeJSONEncoder
+from .times import EPOCH
+from .validation import DUE_STATES, STATES
+
+
+class Job(models.Model):
+    State = models.TextChoices("State", [(s.upper(), s) for s in STATES])
+
+    job_id = models.CharField(primary_key=True, max_length=200)
+    schedule = ScheduleField()
+    target = models.JSONField(encoder=TimeJSONEncoder)
+    payload = models.JSONField(null=True, blank=True, encoder=TimeJSONEncoder)
+    metadata = models.JSONField(default=dict, blank=True, encoder=TimeJSONEncoder)
+    routing_policy = models.JSONField(default=dict, blank=True, encoder=TimeJSONEncoder)
+    retry_policy = models.JSONField(default=dict, blank=True)
+    idempotency_key = models.CharField(max_length=255, unique=True)
+    state = models.CharField(max_length=16, choices=State.choices, default="active")
+    # Denormalised from schedule/target so filters and the admin use plain indexed columns.
+    schedule_type = models.CharField(max_length=32)
+    target_type = models.CharField(max_length=64)
+    attempt_count = models.PositiveIntegerField(default=0)
+    next_run_at = models.DateTimeField(null=True, blank=True)
+    current_run_id = models.CharField(max_length=64, null=True, blank=True)
+    current_slot_at = models.DateTimeField(null=True, blank=True)
+    last_run_id = models.CharField(max_length=64, null=True, blank=True)
+    last_run_at = models.DateTimeField(null=True, blank=True)
+    last_result = models.JSONField(null=True, blank=True, encoder=TimeJSONEncoder)
+    last_error = models.JSONField(null=True, blank=True, encoder=TimeJSONEncoder)
+    # The claim: which runner holds the job and until when. Fencing uses current_run_id.
+    claimed_by = models.CharField(max_length=200, null=True, blank=True)
+    lease_expires_at = models.DateTimeField(null=True, blank=True)
+    # Bumped by every write, so API updates can be optimistic instead of holding row locks.
+    version = models.PositiveBigIntegerField(default=0)
+    created_at = models.DateTimeField()
+    updated_at = models.DateTimeField()
+    cancelled_at = models.DateTimeField(null=True, blank=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [
+            # The due query and next_due_at: a partial index holds only what can be due.
+            models.Index(fields=["next_run_at"], condition=Q(state__in=DUE_STATES), name="routines_job_due"),
+            # The same for databases without partial indexes (MySQL/MariaDB), and state filters.
+            models.Index(fields=["state", "next_run_at"], name="routines_job_state_next"),
+            # Lease rescue: running jobs whose lease has expired.
+            models.Index(fields=["state", "lease_expires_at"], name="routines_job_lease"),
+            models.Index(fields=["-updated_at", "job_id"], name="routines_job_updated"),
+        ]
+
+    def __str__(self) -> str:
+        return self.job_id
+
+
+class Run(models.Model):
+    Status = models.TextChoices("Status", [(s.upper(), s) for s in ("running", "completed", "failed", "cancelled")])
+
+    run_id = models.CharField(primary_key=True, max_length=64)
+    # A plain column, not a foreign key: run history outlives the job.
+    job_id = models.CharField(max_length=200)
+    kind = models.CharField(max_length=64, default="routine")
+    status = models.CharField(max_length=16, choices=Status.choices, default="running")
+    scope = models.JSONField(default=dict, blank=True, encoder=TimeJSONEncoder)
+    input = models.JSONField(null=True, blank=True, encoder=TimeJSONEncoder)
+    metadata = models.JSONField(default=dict, blank=True, encoder=TimeJSONEncoder)
+    result = models.JSONField(null=True, blank=True, encoder=TimeJSONEncoder)
+    error = models.JSONField(null=True, blank=True, encoder=TimeJSONEncoder)
+    steps = models.JSONField(default=list, blank=True, encoder=TimeJSONEncoder)
+    slot_at = models.DateTimeField(null=True, blank=True)
+    attempt = models.PositiveIntegerField(default=1)
+    manual = models.BooleanField(default=False)
+    runner_id = models.CharField(max_length=200, null=True, blank=True)
+    started_at = models.DateTimeField()
+    finished_at = models.DateTimeField(null=True, blank=True)
+    # Which incarnation of job_id ran: a job deleted and created again under the same id starts
+    # its slots afresh instead of colliding with the old job's history.
+    job_created_at = models.DateTimeField(default=EPOCH)
+
+    class Meta:
+        constraints = [
+            # Manual runs have no slot; NULLs never collide, so this binds scheduled runs only.
+            models.UniqueConstraint(
+                fields=["job_id", "job_created_at", "slot_at", "attempt"], name="routines_run_once_per_slot"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["job_id", "-started_at"], name="routines_run_job_started"),
+            models.Index(fields=["status", "-started_at"], name="routines_run_status"),
+            models.Index(fields=["-started_at", "run_id"], name="routines_run_started"),
+        ]
+
+    def __str__(self) -> str:
+        return self.run_id
+
+
+class Event(models.Model):
+    id = models.BigAutoField(primary_key=True)
+    event_type = models.CharField(max_length=64)
+    job_id = models.CharField(max_length=200)
+    run_id = models.CharField(max_length=64, null=True, blank=True)
+    payload = models.JSONField(default=dict, blank=True, encoder=TimeJSONEncoder)
+    created_at = models.DateTimeField()
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["job_id", "-id"], name="routines_event_job"),
+            models.Index(fields=["event_type", "-id"], name="routines_event_type"),
+            models.Index(fields=["created_at"], name="routines_event_created"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.event_type} {self.job_id}"

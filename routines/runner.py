@@ -1,0 +1,634 @@
+"""Claim → execute → finish: how due jobs run (SPEC §6).
+
+Concurrency is settled by the database, never by a lock held while a target executes:
+
+* Claim: due rows are moved to ``running`` by one conditional UPDATE per batch. On PostgreSQL and
+  MySQL/MariaDB the rows are first locked with ``SELECT … FOR UPDATE SKIP LOCKED`` so runners
+  never wait on each other; on SQLite (one writer at a time) the UPDATE re-checks each row's
+  ``version`` instead, so two processes can race for a row and only one wins. The Run rows are
+  inserted in the same transaction, so a claimed attempt is visible while it executes.
+* Execute: targets run outside any transaction. A batch's leases are renewed when half spent.
+* Finish: one UPDATE per job, fenced by ``current_run_id``; a runner whose lease expired and was
+  taken over closes its Run but cannot touch the job. Finishes are flushed in small batches.
+* Rescue: a ``running`` job whose lease expired is failed with ``lease_expired`` and retried or
+  advanced under its retry policy.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import time
+import uuid
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, TypeVar
+
+from django.db import OperationalError, connection, transaction
+from django.db.models import Case, F, Q, Value, When
+from django.utils import timezone
+
+from . import schedules, signals, targets
+from .conf import routines_settings
+from .models import Event, Job, Run
+from .targets.base import CANCELLED, COMPLETED, FAILED, OUTCOMES, Outcome
+from .times import UTC, add_ms, iso
+from .validation import DUE_STATES, check_json
+
+logger = logging.getLogger("routines")
+T = TypeVar("T")
+
+LEASE_EXPIRED = {"reason": "lease_expired"}
+# How long a batch may take to execute; the batch size adapts to the measured execution time.
+BATCH_SECONDS = 0.5
+FLUSH_SECONDS = 0.25
+
+
+@dataclass
+class DueResult:
+    job_id: str
+    slot_at: datetime | None
+    run: Run
+    status: str = "executed"
+    outcome: str = COMPLETED
+
+
+@dataclass
+class Claim:
+    """A job this runner holds: the row as it was before the claim, and the Run it created."""
+
+    job: dict[str, Any]
+    run: Run
+    slot_at: datetime
+    attempt: int
+
+
+@dataclass
+class Finish:
+    claim: Claim
+    outcome: Outcome
+    finished_at: datetime
+    events: list[Event] = field(default_factory=list)
+
+
+def new_run_id() -> str:
+    return "run_" + uuid.uuid4().hex
+
+
+def default_runner_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def wrap_result(result: Any) -> dict[str, Any]:
+    """The seed's rule for ``last_result``: a dict as it is, anything else under ``result``."""
+    return result if isinstance(result, dict) else {"result": result}
+
+
+def error_data(exc: BaseException) -> dict[str, str]:
+    return {"type": type(exc).__name__, "message": str(exc)[:2000]}
+
+
+# Clocks -----------------------------------------------------------------------------------------
+
+
+def uses_db_clock() -> bool:
+    return connection.vendor in ("postgresql", "mysql") and bool(routines_settings.USE_DB_CLOCK)
+
+
+def db_now() -> datetime:
+    """The time by the database server's clock where it has one worth trusting over ours.
+
+    Every runner host then agrees on due times and lease expiry, however skewed its own clock.
+    """
+    if not uses_db_clock():
+        return timezone.now()
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute("SELECT statement_timestamp()")
+        else:
+            cursor.execute("SELECT UTC_TIMESTAMP(6)")
+        value = cursor.fetchone()[0]
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class Clock:
+    """A call's clock: frozen for schedule math, moving (from the same origin) for leases.
+
+    ``now`` is what SPEC §6.1 calls the call's clock: due comparisons and next slots use it, so
+    one call cannot chase a schedule forever. ``wall()`` adds the real time elapsed since, for
+    leases and run timestamps, so a long call never hands out leases that are already spent.
+    """
+
+    def __init__(self, now: datetime | None = None) -> None:
+        self.now = now if now is not None else db_now()
+        self._origin = time.monotonic()
+
+    def wall(self) -> datetime:
+        return self.now + timedelta(seconds=time.monotonic() - self._origin)
+
+
+# SQLite's single writer --------------------------------------------------------------------------
+
+
+def with_retry(fn: Callable[[], T]) -> T:
+    """Run ``fn`` (a whole transaction) again when SQLite reports its write lock is taken.
+
+    SQLite answers "database is locked" at once, without waiting, when two transactions would
+    deadlock on the lock; the remedy is to roll back and retry after a short pause.
+    """
+    if connection.vendor != "sqlite":
+        return fn()
+    deadline = time.monotonic() + float(routines_settings.SQLITE_LOCK_RETRY_SECONDS)
+    pause = 0.005
+    while True:
+        try:
+            return fn()
+        except OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+        time.sleep(pause)
+        pause = min(pause * 2, 0.2)
+
+
+# Journal -----------------------------------------------------------------------------------------
+
+
+def event(event_type: str, job_id: str, at: datetime, run_id: str | None = None, **payload: Any) -> Event:
+    return Event(event_type=event_type, job_id=job_id, run_id=run_id, payload=payload, created_at=at)
+
+
+def announce(events: Iterable[Event]) -> None:
+    """Send ``event_recorded`` for committed events (receivers may read what was written)."""
+    for ev in events:
+        signals.event_recorded.send(sender=Event, event=ev)
+
+
+# State machine -----------------------------------------------------------------------------------
+
+
+def transition(
+    job: dict[str, Any], slot_at: datetime, attempt: int, outcome: Outcome, now: datetime, run: Run
+) -> tuple[dict[str, Any], list[Event]]:
+    """The job's fields after attempt ``attempt`` of ``slot_at`` ended with ``outcome`` (SPEC §6.4).
+
+    Pure apart from building unsaved Event rows: the caller writes both, fenced.
+    """
+    job_id = job["job_id"]
+    base = {"slot_at": iso(slot_at), "attempt": attempt}
+    fields: dict[str, Any] = {"last_run_id": run.run_id, "last_run_at": run.started_at}
+    events: list[Event] = []
+    if outcome.status in (COMPLETED, CANCELLED):
+        fields.update(last_result=wrap_result(outcome.result), last_error=None)
+        kind = "routine_run_completed" if outcome.status == COMPLETED else "routine_run_cancelled"
+        events.append(event(kind, job_id, now, run.run_id, **base))
+        fields.update(_advance(job, slot_at, now))
+        return fields, events
+    fields["last_error"] = outcome.error
+    max_attempts = job["retry_policy"].get("max_attempts", 1)
+    events.append(event("routine_run_failed", job_id, now, run.run_id, error=outcome.error, **base))
+    retry_at = add_ms(now, job["retry_policy"].get("backoff_ms", 0))
+    if attempt < max_attempts and retry_at is not None:
+        fields.update(
+            state="retry_waiting",
+            next_run_at=retry_at,
+            attempt_count=attempt,
+            current_run_id=run.run_id,
+            current_slot_at=slot_at,
+            claimed_by=None,
+            lease_expires_at=None,
+        )
+        events.append(event("routine_retry_scheduled", job_id, now, run.run_id, next_run_at=iso(retry_at), **base))
+        return fields, events
+    fields.update(_advance(job, slot_at, now, exhausted=True))
+    return fields, events
+
+
+def _advance(job: dict[str, Any], slot_at: datetime, now: datetime, exhausted: bool = False) -> dict[str, Any]:
+    """Leave the slot: on to the next one, or to the end of the schedule."""
+    nxt = schedules.next_slot(job["schedule"], slot_at, now)
+    fields: dict[str, Any] = {
+        "attempt_count": 0,
+        "current_run_id": None,
+        "current_slot_at": None,
+        "claimed_by": None,
+        "lease_expires_at": None,
+    }
+    if nxt is None:
+        fields.update(state="exhausted" if exhausted else "completed", next_run_at=None, completed_at=now)
+    else:
+        fields.update(state="active", next_run_at=nxt)
+    return fields
+
+
+# The runner --------------------------------------------------------------------------------------
+
+CLAIM_FIELDS = (
+    "job_id",
+    "state",
+    "version",
+    "next_run_at",
+    "attempt_count",
+    "current_run_id",
+    "current_slot_at",
+    "schedule",
+    "target",
+    "payload",
+    "metadata",
+    "routing_policy",
+    "retry_policy",
+    "created_at",
+    "schedule_type",
+    "target_type",
+)
+
+
+class Runner:
+    def __init__(
+        self,
+        *,
+        now: datetime | None = None,
+        limit: int | None = None,
+        runner_id: str | None = None,
+        claim_ttl_ms: int | None = None,
+        should_stop: Callable[[], bool] | None = None,
+    ) -> None:
+        self.clock = Clock(now)
+        self.limit = limit
+        self.runner_id = runner_id or default_runner_id()
+        self.ttl = timedelta(milliseconds=claim_ttl_ms or int(routines_settings.CLAIM_TTL_MS))
+        self.should_stop = should_stop or (lambda: False)
+        self.locking = connection.vendor in ("postgresql", "mysql")
+        self.max_batch = max(1, int(routines_settings.BATCH_SIZE))
+        self.batch = min(self.max_batch, 8)
+
+    def run(self) -> list[DueResult]:
+        results: list[DueResult] = []
+        self.rescue()
+        while not self.should_stop():
+            room = self.max_batch if self.limit is None else self.limit - len(results)
+            if room <= 0:
+                break
+            claims = with_retry(lambda: self.claim(min(self.batch, room)))
+            if not claims:
+                break
+            results.extend(self.execute_batch(claims))
+        return results
+
+    # Claim ------------------------------------------------------------------------------------
+
+    def due_rows(self, size: int) -> list[dict[str, Any]]:
+        qs = Job.objects.filter(state__in=DUE_STATES, next_run_at__lte=self.clock.now).order_by("next_run_at", "job_id")
+        if self.locking:
+            qs = qs.select_for_update(skip_locked=True)
+        return list(qs.values(*CLAIM_FIELDS)[:size])
+
+    def claim(self, size: int) -> list[Claim]:
+        if self.locking:
+            with transaction.atomic():
+                return self._claim(self.due_rows(size))
+        rows = self.due_rows(size)  # read outside the transaction; the UPDATE re-checks each row
+        if not rows:
+            return []
+        with transaction.atomic():
+            return self._claim(rows)
+
+    def _claim(self, rows: list[dict[str, Any]]) -> list[Claim]:
+        if not rows:
+            return []
+        now = self.clock.wall()
+        run_ids = {row["job_id"]: new_run_id() for row in rows}
+        if self.locking:
+            where = Q(job_id__in=list(run_ids))  # the rows are locked: nobody changed them
+        else:
+            where = Q()
+            for row in rows:
+                where |= Q(job_id=row["job_id"], version=row["version"])
+        # Order matters on MySQL, which assigns left to right: read `state` before setting it.
+        claimed = Job.objects.filter(where, state__in=DUE_STATES, next_run_at__lte=self.clock.now).update(
+            current_slot_at=Case(When(state="retry_waiting", then=F("current_slot_at")), default=F("next_run_at")),
+            attempt_count=F("attempt_count") + 1,
+            current_run_id=Case(*(When(job_id=j, then=Value(r)) for j, r in run_ids.items())),
+            claimed_by=self.runner_id,
+            lease_expires_at=now + self.ttl,
+            updated_at=now,
+            version=F("version") + 1,
+            state="running",
+        )
+        if claimed < len(rows):
+            won = set(Job.objects.filter(current_run_id__in=list(run_ids.values())).values_list("job_id", flat=True))
+            rows = [row for row in rows if row["job_id"] in won]
+        claims = [self._new_claim(row, run_ids[row["job_id"]], now) for row in rows]
+        Run.objects.bulk_create([c.run for c in claims])
+        return claims
+
+    def _new_claim(self, row: dict[str, Any], run_id: str, now: datetime) -> Claim:
+        retry = row["state"] == "retry_waiting" and row["current_slot_at"] is not None
+        slot_at = row["current_slot_at"] if retry else row["next_run_at"]
+        attempt = row["attempt_count"] + 1
+        return Claim(
+            job=row,
+            run=new_run(row, run_id, now, slot_at=slot_at, attempt=attempt, runner_id=self.runner_id),
+            slot_at=slot_at,
+            attempt=attempt,
+        )
+
+    # Execute ----------------------------------------------------------------------------------
+
+    def execute_batch(self, claims: list[Claim]) -> list[DueResult]:
+        results: list[DueResult] = []
+        pending: list[Finish] = []
+        lease_start = time.monotonic()
+        flushed_at = time.monotonic()
+        started = time.monotonic()
+        done = 0
+        try:
+            for i, claim in enumerate(claims):
+                if self.should_stop():
+                    break
+                if time.monotonic() - lease_start > self.ttl.total_seconds() / 2:
+                    kept = self.renew(claims[i:])
+                    lease_start = time.monotonic()
+                    if claim.run.run_id not in kept:
+                        done += 1  # taken over by another runner: its attempt is no longer ours
+                        continue
+                outcome = execute(claim.job, claim.run, claim.slot_at, claim.attempt, manual=False)
+                pending.append(Finish(claim, outcome, self.clock.wall()))
+                done += 1
+                if len(pending) >= self.max_batch or time.monotonic() - flushed_at > FLUSH_SECONDS:
+                    results.extend(self.flush(pending))
+                    pending, flushed_at = [], time.monotonic()
+        finally:
+            try:
+                results.extend(self.flush(pending))
+            finally:
+                if done < len(claims):
+                    self.release(claims[done:])
+        self._adapt(time.monotonic() - started, max(done, 1))
+        return results
+
+    def _adapt(self, seconds: float, count: int) -> None:
+        per_job = seconds / count
+        ideal = int(BATCH_SECONDS / per_job) if per_job > 0 else self.max_batch
+        self.batch = max(1, min(self.max_batch, ideal, self.batch * 4))
+
+    def renew(self, claims: list[Claim]) -> set[str]:
+        """Extend the leases of claims not yet executed; returns the run ids still held."""
+        run_ids = [c.run.run_id for c in claims]
+        now = self.clock.wall()
+
+        def write() -> set[str]:
+            n = Job.objects.filter(current_run_id__in=run_ids, state="running").update(
+                lease_expires_at=now + self.ttl, version=F("version") + 1
+            )
+            if n == len(run_ids):
+                return set(run_ids)
+            return set(
+                Job.objects.filter(current_run_id__in=run_ids, state="running").values_list("current_run_id", flat=True)
+            )
+
+        return with_retry(write)
+
+    def release(self, claims: list[Claim]) -> None:
+        """Give back claims that were never executed (a stop request or an error in between)."""
+
+        def write() -> None:
+            with transaction.atomic():
+                for c in claims:
+                    n = Job.objects.filter(job_id=c.job["job_id"], current_run_id=c.run.run_id, state="running").update(
+                        state=c.job["state"],
+                        attempt_count=c.job["attempt_count"],
+                        current_run_id=c.job["current_run_id"],
+                        current_slot_at=c.job["current_slot_at"],
+                        claimed_by=None,
+                        lease_expires_at=None,
+                        version=F("version") + 1,
+                    )
+                    if n:
+                        Run.objects.filter(run_id=c.run.run_id, status="running").delete()
+
+        with_retry(write)
+
+    # Finish -----------------------------------------------------------------------------------
+
+    def flush(self, pending: list[Finish]) -> list[DueResult]:
+        if not pending:
+            return []
+        now = self.clock.wall()
+        for item in pending:
+            close_run(item.claim.run, item.outcome, item.finished_at)
+
+        def write() -> tuple[list[Run], list[Event]]:
+            fenced: list[Run] = []
+            events: list[Event] = []
+            with transaction.atomic():
+                for item in pending:
+                    claim = item.claim
+                    fields, evs = transition(
+                        claim.job, claim.slot_at, claim.attempt, item.outcome, self.clock.now, claim.run
+                    )
+                    ok = Job.objects.filter(
+                        job_id=claim.job["job_id"], current_run_id=claim.run.run_id, state="running"
+                    ).update(**fields, updated_at=now, version=F("version") + 1)
+                    if ok:
+                        fenced.append(claim.run)
+                        events.extend(evs)
+                    else:
+                        stale_close(claim.run)
+                Run.objects.bulk_update(fenced, RUN_FINISH_FIELDS)
+                Event.objects.bulk_create(events)
+            return fenced, events
+
+        _, events = with_retry(write)
+        announce(events)
+        for item in pending:
+            signals.run_finished.send(sender=Run, run=item.claim.run)
+        return [
+            DueResult(i.claim.job["job_id"], i.claim.slot_at, i.claim.run, outcome=i.claim.run.status) for i in pending
+        ]
+
+    # Rescue -----------------------------------------------------------------------------------
+
+    def rescue(self) -> int:
+        """Fail and reschedule running jobs whose runner let the lease expire (it crashed)."""
+        now = self.clock.now
+        rows = list(
+            Job.objects.filter(state="running", lease_expires_at__lt=now)
+            .order_by("lease_expires_at")
+            .values(*CLAIM_FIELDS, "lease_expires_at")[:1000]
+        )
+        rescued = 0
+        for row in rows:
+
+            def write(row: dict[str, Any] = row) -> list[Event]:
+                with transaction.atomic():
+                    run = Run.objects.filter(run_id=row["current_run_id"]).first() or new_run(
+                        row,
+                        row["current_run_id"] or new_run_id(),
+                        now,
+                        slot_at=row["current_slot_at"],
+                        attempt=row["attempt_count"],
+                        runner_id=None,
+                    )
+                    slot_at = row["current_slot_at"] or row["next_run_at"]
+                    outcome = Outcome(FAILED, error=dict(LEASE_EXPIRED))
+                    fields, evs = transition(row, slot_at, row["attempt_count"], outcome, now, run)
+                    ok = Job.objects.filter(
+                        job_id=row["job_id"],
+                        current_run_id=row["current_run_id"],
+                        state="running",
+                        lease_expires_at__lt=now,
+                    ).update(**fields, updated_at=now, version=F("version") + 1)
+                    if not ok:
+                        return []
+                    Run.objects.filter(run_id=run.run_id, status="running").update(
+                        status=FAILED, error=dict(LEASE_EXPIRED), finished_at=now
+                    )
+                    lease = event(
+                        "routine_lease_expired",
+                        row["job_id"],
+                        now,
+                        run.run_id,
+                        slot_at=iso(slot_at),
+                        attempt=row["attempt_count"],
+                        lease_expired_at=iso(row["lease_expires_at"]),
+                    )
+                    evs.insert(0, lease)
+                    Event.objects.bulk_create(evs)
+                    return evs
+
+            evs = with_retry(write)
+            if evs:
+                rescued += 1
+                announce(evs)
+        return rescued
+
+
+RUN_FINISH_FIELDS = ["status", "result", "error", "finished_at", "scope", "steps", "metadata"]
+
+
+def new_run(
+    job: dict[str, Any],
+    run_id: str,
+    now: datetime,
+    *,
+    slot_at: datetime | None,
+    attempt: int,
+    runner_id: str | None,
+    manual: bool = False,
+) -> Run:
+    target = job["target"]
+    try:
+        fields = targets.get(target.get("type", "")).run_fields(target, job["payload"])
+    except Exception:  # an unregistered type still gets a Run, which then fails
+        fields = targets.RunFields(input=job["payload"])
+    metadata = {
+        **fields.metadata,
+        "job_id": job["job_id"],
+        "slot_at": iso(slot_at),
+        "manual": manual,
+        "target_type": target.get("type"),
+        "attempt": attempt,
+    }
+    return Run(
+        run_id=run_id,
+        job_id=job["job_id"],
+        kind=fields.kind,
+        status="running",
+        scope=fields.scope,
+        input=fields.input,
+        metadata=metadata,
+        slot_at=None if manual else slot_at,
+        attempt=attempt,
+        manual=manual,
+        runner_id=runner_id,
+        started_at=now,
+        job_created_at=job["created_at"],
+    )
+
+
+def execute(job: dict[str, Any], run: Run, slot_at: datetime | None, attempt: int, *, manual: bool) -> Outcome:
+    """Run the target; whatever it raises or returns becomes data on an Outcome."""
+    signals.run_started.send(sender=Run, run=run)
+    context = targets.Context(
+        job_id=job["job_id"],
+        run_id=run.run_id,
+        slot_at=slot_at,
+        attempt=attempt,
+        manual=manual,
+        payload=job["payload"],
+        target=job["target"],
+        metadata=job["metadata"],
+        routing_policy=job["routing_policy"],
+    )
+    try:
+        outcome = targets.get(job["target"].get("type", "")).execute(context)
+        if not isinstance(outcome, Outcome) or outcome.status not in OUTCOMES:
+            raise TypeError(f"the executor returned {outcome!r}, not an Outcome")
+        check_json(outcome.result, "result", "invalid_result")
+        check_json(outcome.error, "error", "invalid_result")
+        check_json(outcome.scope, "scope", "invalid_result")
+        check_json(outcome.steps, "steps", "invalid_result")
+        check_json(outcome.metadata, "metadata", "invalid_result")
+    except Exception as exc:
+        logger.warning("target of job %s raised %s", job["job_id"], exc, exc_info=True)
+        return Outcome(FAILED, error=error_data(exc))
+    return outcome
+
+
+def close_run(run: Run, outcome: Outcome, finished_at: datetime) -> None:
+    """Fill in the Run's final fields in memory."""
+    run.status = outcome.status
+    run.result = outcome.result if outcome.status == COMPLETED else None
+    run.error = None if outcome.status == COMPLETED else outcome.error
+    run.finished_at = finished_at
+    if outcome.scope is not None:
+        run.scope = outcome.scope
+    if outcome.steps is not None:
+        run.steps = outcome.steps
+    if outcome.metadata:
+        run.metadata = {**run.metadata, **outcome.metadata}
+
+
+def stale_close(run: Run) -> None:
+    """Record a late finish whose job was taken over or cancelled meanwhile; the job stays as is."""
+    logger.warning("run %s of job %s finished after losing its claim; the job is left as it is", run.run_id, run.job_id)
+    Run.objects.filter(run_id=run.run_id, status="running").update(
+        **{name: getattr(run, name) for name in RUN_FINISH_FIELDS}
+    )
+    current = Run.objects.filter(run_id=run.run_id).values("status", "error").first()
+    if current:
+        run.status, run.error = current["status"], current["error"]
+
+
+def run_manual(job: Job) -> Run:
+    """Execute ``job``'s target now as a manual run, leaving its schedule alone (``run_now``)."""
+    clock = Clock()
+    row = {name: getattr(job, name) for name in CLAIM_FIELDS}
+    run = new_run(row, new_run_id(), clock.wall(), slot_at=None, attempt=1, runner_id=default_runner_id(), manual=True)
+    with_retry(lambda: Run.objects.bulk_create([run]))
+    outcome = execute(row, run, None, 1, manual=True)
+    finished = clock.wall()
+    close_run(run, outcome, finished)
+    kind = {COMPLETED: "routine_run_completed", CANCELLED: "routine_run_cancelled", FAILED: "routine_run_failed"}
+    payload: dict[str, Any] = {"manual": True}
+    if outcome.status == FAILED:
+        payload["error"] = outcome.error
+    ev = event(kind[outcome.status], job.job_id, finished, run.run_id, **payload)
+    fields: dict[str, Any] = {"last_run_id": run.run_id, "last_run_at": run.started_at}
+    if outcome.status == FAILED:
+        fields["last_error"] = outcome.error
+    else:
+        fields.update(last_result=wrap_result(outcome.result), last_error=None)
+
+    def write() -> None:
+        with transaction.atomic():
+            Job.objects.filter(job_id=job.job_id).update(**fields, updated_at=finished, version=F("version") + 1)
+            Run.objects.bulk_update([run], RUN_FINISH_FIELDS)
+            ev.save()
+
+    with_retry(write)
+    announce([ev])
+    signals.run_finished.send(sender=Run, run=run)
+    return run

@@ -1,0 +1,136 @@
+"""Pure schedule math: normalise a schedule dict, find its first slot and the slot after one.
+
+A slot is the instant a run is due. Every function here is pure (no database, no clock of its
+own): the caller passes ``now``. Datetimes inside a normalised schedule are aware UTC datetimes.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, tzinfo
+from typing import Any
+
+from .exceptions import InvalidInput
+from .times import add_ms, coerce_time
+
+SCHEDULE_TYPES = ("once", "interval")
+_KEYS = {
+    "once": {"type", "at"},
+    "interval": {"type", "every_ms", "start_at", "catch_up"},
+}
+# An interval longer than ~100 years is a mistake, and bounding it keeps slot math in range.
+MAX_EVERY_MS = 100 * 366 * 24 * 3600 * 1000
+
+# Times written into a normalised schedule, decoded back to datetimes when read from the database.
+TIME_KEYS = ("at", "start_at")
+
+
+def _invalid(message: str, code: str) -> InvalidInput:
+    return InvalidInput(f"schedule: {message}", code=code, field="schedule")
+
+
+def normalize(raw: object, *, now: datetime, tz: tzinfo, code: str = "invalid_job") -> dict[str, Any]:
+    """Validate ``raw`` and return the stored form, defaults filled in.
+
+    ``now`` is the default ``start_at`` of an interval; ``tz`` reads naive times and is the
+    default time zone of cron schedules.
+    """
+    if not isinstance(raw, dict):
+        raise _invalid("must be an object with a 'type'", code)
+    kind = raw.get("type")
+    if kind not in _KEYS:
+        raise _invalid(f"type must be one of {', '.join(SCHEDULE_TYPES)}", code)
+    for key in raw:
+        if key not in _KEYS[kind]:
+            raise InvalidInput(
+                f"schedule: unsupported key {key!r} for a {kind} schedule",
+                code="unsupported_schedule_key",
+                field=str(key),
+            )
+    if kind == "once":
+        if "at" not in raw:
+            raise _invalid("a once schedule needs 'at'", code)
+        return {"type": "once", "at": _time(raw["at"], "at", tz, code)}
+    if kind == "interval":
+        every = raw.get("every_ms")
+        if isinstance(every, bool) or not isinstance(every, int) or every <= 0:
+            raise _invalid("every_ms must be a positive integer", code)
+        if every > MAX_EVERY_MS:
+            raise _invalid(f"every_ms must be at most {MAX_EVERY_MS}", code)
+        start = raw.get("start_at")
+        return {
+            "type": "interval",
+            "every_ms": every,
+            "start_at": now if start is None else _time(start, "start_at", tz, code),
+            "catch_up": _bool(raw.get("catch_up", False), "catch_up", code),
+        }
+    from . import cron  # the cron parser is only needed by cron schedules
+
+    return cron.normalize(raw, tz=tz, code=code)
+
+
+def _time(value: object, key: str, tz: tzinfo, code: str) -> datetime:
+    try:
+        return coerce_time(value, tz)
+    except ValueError as exc:
+        raise _invalid(f"{key} {exc}", code) from None
+
+
+def _bool(value: object, key: str, code: str) -> bool:
+    if not isinstance(value, bool):
+        raise _invalid(f"{key} must be true or false", code)
+    return value
+
+
+def first_slot(schedule: dict[str, Any], now: datetime) -> datetime | None:
+    """The first instant the schedule is due, for a job created (or rescheduled) at ``now``."""
+    kind = schedule["type"]
+    if kind == "once":
+        return schedule["at"]
+    if kind == "interval":
+        return schedule["start_at"]
+    from . import cron
+
+    return cron.first_slot(schedule, now)
+
+
+def next_slot(schedule: dict[str, Any], slot_at: datetime, now: datetime) -> datetime | None:
+    """The slot after ``slot_at`` once it has finished at ``now``; None when there is none.
+
+    With ``catch_up`` every missed slot is replayed in turn; without it the schedule skips to
+    the future. The result is always strictly later than ``slot_at``.
+    """
+    kind = schedule["type"]
+    if kind == "once":
+        return None
+    if kind == "interval":
+        base = slot_at if schedule.get("catch_up") else max(now, slot_at)
+        return add_ms(base, schedule["every_ms"])
+    from . import cron
+
+    return cron.next_slot(schedule, slot_at, now)
+
+
+def describe(schedule: dict[str, Any]) -> str:
+    """A short human summary, for the admin and logs ("every 5 minutes", "once at …")."""
+    kind = schedule.get("type")
+    if kind == "once":
+        return f"once at {schedule['at']:%d %b %Y %H:%M} UTC"
+    if kind == "interval":
+        text = "every " + describe_ms(schedule["every_ms"])
+        return text + (", catching up" if schedule.get("catch_up") else "")
+    if kind == "cron":
+        from . import cron
+
+        return cron.describe(schedule)
+    return str(kind)
+
+
+_UNITS = (("day", 86_400_000), ("hour", 3_600_000), ("minute", 60_000), ("second", 1000))
+
+
+def describe_ms(ms: int) -> str:
+    for name, size in _UNITS:
+        if ms % size == 0:
+            n = ms // size
+            return f"{name}" if n == 1 else f"{n} {name}s"
+    return f"{ms} ms"

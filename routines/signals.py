@@ -1,0 +1,33 @@
+"""Lifecycle signals, and the receiver that logs the journal through the ``routines`` logger."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from django.dispatch import Signal
+
+logger = logging.getLogger("routines")
+
+# kwargs: event (an Event row, already committed)
+event_recorded = Signal()
+# kwargs: run (a Run row); run_started before the target executes, run_finished once it is recorded
+run_started = Signal()
+run_finished = Signal()
+
+
+def log_event(sender: Any, event: Any, **kwargs: Any) -> None:
+    level = logging.WARNING if event.event_type in _WARN else logging.INFO
+    if logger.isEnabledFor(level):
+        logger.log(
+            level,
+            "%s job=%s run=%s %s",
+            event.event_type,
+            event.job_id,
+            event.run_id or "-",
+            event.payload,
+            extra={"event_type": event.event_type, "job_id": event.job_id, "run_id": event.run_id},
+        )
+
+
+_WARN = {"routine_run_failed", "routine_lease_expired", "routine_policy_denied"}

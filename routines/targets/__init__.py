@@ -1,0 +1,73 @@
+"""The target registry: each target type is an executor registered under its ``type`` name.
+
+Built-in types register themselves here; projects add theirs with ``register()`` or the
+``ROUTINES["TARGETS"]`` setting (``{"type_name": "dotted.path.to.Executor"}``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..exceptions import InvalidInput
+from .base import Context, Executor, Outcome, RunFields, invalid
+
+__all__ = ["Context", "Executor", "Outcome", "RunFields", "get", "register", "types", "unregister", "validate"]
+
+_registry: dict[str, Executor] = {}
+
+
+def register(type_name: str, executor: Executor) -> None:
+    if not isinstance(type_name, str) or not type_name:
+        raise ValueError("a target type needs a non-empty name")
+    _registry[type_name] = executor
+
+
+def unregister(type_name: str) -> None:
+    _registry.pop(type_name, None)
+
+
+def get(type_name: str) -> Executor:
+    try:
+        return _registry[type_name]
+    except KeyError:
+        raise InvalidInput(f"target: unknown type {type_name!r}", code="invalid_job", field="target") from None
+
+
+def types() -> tuple[str, ...]:
+    return tuple(sorted(_registry))
+
+
+def validate(target: object) -> dict[str, Any]:
+    """Dispatch to the executor named by ``target["type"]``; returns the normalised target."""
+    if not isinstance(target, dict):
+        raise invalid("must be an object with a 'type'")
+    kind = target.get("type")
+    if not isinstance(kind, str) or kind not in _registry:
+        raise invalid(f"type must be one of {', '.join(types())}")
+    return _registry[kind].validate(target)
+
+
+def load_configured() -> None:
+    """Register the executors named in ``ROUTINES["TARGETS"]`` (called from AppConfig.ready)."""
+    from django.utils.module_loading import import_string
+
+    from ..conf import routines_settings
+
+    configured = routines_settings.TARGETS
+    if not isinstance(configured, dict):
+        return  # reported by the system check routines.E003
+    for name, path in configured.items():
+        try:
+            factory = import_string(path)
+        except ImportError:
+            continue  # reported by the system check routines.E004
+        register(name, factory() if isinstance(factory, type) else factory)
+
+
+def _register_builtins() -> None:
+    from .run import RunExecutor
+
+    register("run", RunExecutor())
+
+
+_register_builtins()

@@ -1,0 +1,73 @@
+"""What an executor receives and returns. Plain values: targets never see a model instance."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from ..exceptions import InvalidInput
+
+COMPLETED, FAILED, CANCELLED = "completed", "failed", "cancelled"
+OUTCOMES = (COMPLETED, FAILED, CANCELLED)
+
+
+@dataclass(frozen=True)
+class Context:
+    job_id: str
+    run_id: str
+    slot_at: datetime | None
+    attempt: int
+    manual: bool
+    payload: Any
+    target: dict[str, Any]
+    metadata: dict[str, Any]
+    routing_policy: dict[str, Any]
+
+
+@dataclass
+class Outcome:
+    status: str = COMPLETED
+    result: Any = None
+    error: Any = None
+    scope: str | dict[str, Any] | None = None
+    steps: list[dict[str, Any]] | None = None
+    # Merged into the Run's metadata (e.g. {"bootstrap_failure": True}).
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class RunFields:
+    """How the Run row looks when it is committed at claim time, before the target executes."""
+
+    kind: str = "routine"
+    scope: str | dict[str, Any] = field(default_factory=dict)
+    input: Any = None
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+
+class Executor:
+    """Base class of target types; subclasses override ``validate`` and ``execute``.
+
+    ``validate`` runs before anything is written and must not import or call project code
+    named by the target: it sees untrusted input.
+    """
+
+    def validate(self, target: dict[str, Any]) -> dict[str, Any]:
+        return target
+
+    def execute(self, context: Context) -> Outcome:
+        raise NotImplementedError
+
+    def run_fields(self, target: dict[str, Any], payload: Any) -> RunFields:
+        return RunFields(input=payload)
+
+
+def invalid(message: str) -> InvalidInput:
+    return InvalidInput(f"target: {message}", code="invalid_job", field="target")
+
+
+def check_keys(target: dict[str, Any], allowed: set[str], code: str = "unsupported_target_key") -> None:
+    for key in target:
+        if key not in allowed:
+            raise InvalidInput(f"target: unsupported key {key!r}", code=code, field=str(key))

@@ -1,0 +1,66 @@
+"""Time coercion shared by schedules, validation and the shells.
+
+Inputs may be aware or naive datetimes, integer epoch milliseconds (the seed's unit) or ISO 8601
+strings; everything comes out as an aware UTC datetime. Stdlib only.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone, tzinfo
+
+UTC = timezone.utc
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+# 9999-12-31T23:59:59.999Z: the last millisecond Python's datetime can hold.
+MAX_MS = 253402300799999
+
+
+def coerce_time(value: object, tz: tzinfo) -> datetime:
+    """Return ``value`` as an aware UTC datetime, or raise ValueError saying why not.
+
+    Naive values are read in ``tz`` (the caller passes Django's current time zone).
+    Floats and bools are refused: the seed's unit is integer milliseconds, and a float is
+    almost always seconds passed by mistake.
+    """
+    if isinstance(value, bool) or isinstance(value, float):
+        raise ValueError("must be a datetime, an ISO 8601 string or integer epoch milliseconds")
+    if isinstance(value, int):
+        if not 0 <= value <= MAX_MS:
+            raise ValueError("epoch milliseconds must lie between 1970 and 9999")
+        return EPOCH + timedelta(milliseconds=value)
+    if isinstance(value, str):
+        text = value.strip()
+        if not text or len(text) > 64:
+            raise ValueError("is not an ISO 8601 datetime")
+        if text.endswith(("Z", "z")):
+            text = text[:-1] + "+00:00"
+        try:
+            value = datetime.fromisoformat(text)
+        except ValueError:
+            raise ValueError("is not an ISO 8601 datetime") from None
+    if isinstance(value, datetime):
+        if value.tzinfo is None or value.tzinfo.utcoffset(value) is None:
+            value = value.replace(tzinfo=tz)
+        try:
+            return value.astimezone(UTC)
+        except (OverflowError, ValueError):
+            raise ValueError("is out of range") from None
+    raise ValueError("must be a datetime, an ISO 8601 string or integer epoch milliseconds")
+
+
+def to_ms(value: datetime) -> int:
+    return (value - EPOCH) // timedelta(milliseconds=1)
+
+
+def iso(value: datetime | None) -> str | None:
+    """ISO 8601 in UTC with a ``Z``, full precision; the form stored inside JSON fields."""
+    if value is None:
+        return None
+    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def add_ms(value: datetime, ms: int) -> datetime | None:
+    """``value + ms``, or None when the result would leave datetime's range."""
+    try:
+        return value + timedelta(milliseconds=ms)
+    except OverflowError:
+        return None

@@ -1,0 +1,325 @@
+"""Pure normalisation of job inputs, patches and filters (SPEC §3).
+
+The Python API, the REST serializers and the admin forms all call these functions, so a job gets
+the same checks whichever door it comes through. Nothing here touches the database; callers pass
+``now``, the time zone for naive values and the target validator (the registry lives above us).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import uuid
+from collections.abc import Callable, Mapping
+from datetime import datetime, tzinfo
+from typing import Any
+
+from . import schedules
+from .exceptions import InvalidInput
+from .times import coerce_time
+
+STATES = ("active", "running", "retry_waiting", "paused", "completed", "exhausted", "cancelled")
+DUE_STATES = ("active", "retry_waiting")
+TERMINAL_STATES = ("completed", "exhausted", "cancelled")
+JOB_KEYS = (
+    "job_id",
+    "schedule",
+    "target",
+    "payload",
+    "metadata",
+    "routing_policy",
+    "retry_policy",
+    "idempotency_key",
+    "state",
+    "next_run_at",
+)
+PATCH_KEYS = JOB_KEYS[1:]
+RETRY_DEFAULTS = {"max_attempts": 1, "backoff_ms": 0}
+MAX_ATTEMPTS = 1_000_000
+MAX_BACKOFF_MS = 10 * 366 * 24 * 3600 * 1000
+ID_RE = re.compile(r"[A-Za-z0-9._:-]{1,200}")
+MAX_KEY_LENGTH = 255
+MAX_JSON_DEPTH = 64
+MAX_INT = 2**63 - 1
+
+TargetValidator = Callable[[object], dict[str, Any]]
+
+
+def new_job_id() -> str:
+    return "routine_" + uuid.uuid4().hex
+
+
+def normalize_job(
+    raw: object,
+    *,
+    now: datetime,
+    tz: tzinfo,
+    validate_target: TargetValidator,
+    max_payload_bytes: int | None = None,
+) -> dict[str, Any]:
+    """Return the full, normalised field set of a new job (SPEC §3 ``create``)."""
+    code = "invalid_job"
+    data = _mapping(raw, JOB_KEYS, "unsupported_job_key", code, "job")
+    for key in ("schedule", "target"):
+        if key not in data:
+            raise InvalidInput(f"{key} is required", code=code, field=key)
+    job_id = data.get("job_id")
+    job_id = new_job_id() if job_id is None else check_id(job_id, "job_id", code)
+    out: dict[str, Any] = {"job_id": job_id}
+    out.update(
+        _fields(data, now=now, tz=tz, validate_target=validate_target, code=code, max_payload_bytes=max_payload_bytes)
+    )
+    out.setdefault("payload", None)
+    out.setdefault("metadata", {})
+    out.setdefault("routing_policy", {})
+    out.setdefault("retry_policy", dict(RETRY_DEFAULTS))
+    out.setdefault("idempotency_key", "routine:" + job_id)
+    out.setdefault("state", "active")
+    if "next_run_at" not in out:
+        out["next_run_at"] = schedules.first_slot(out["schedule"], now)
+    return out
+
+
+def normalize_patch(
+    raw: object,
+    *,
+    now: datetime,
+    tz: tzinfo,
+    validate_target: TargetValidator,
+    max_payload_bytes: int | None = None,
+) -> dict[str, Any]:
+    """Return the normalised keys of a patch (SPEC §3 ``update``); only the keys given."""
+    code = "invalid_patch"
+    data = _mapping(raw, PATCH_KEYS, "unsupported_patch_key", code, "patch")
+    return _fields(
+        data, now=now, tz=tz, validate_target=validate_target, code=code, max_payload_bytes=max_payload_bytes
+    )
+
+
+def _fields(
+    data: Mapping[str, Any],
+    *,
+    now: datetime,
+    tz: tzinfo,
+    validate_target: TargetValidator,
+    code: str,
+    max_payload_bytes: int | None,
+) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    if "schedule" in data:
+        out["schedule"] = schedules.normalize(data["schedule"], now=now, tz=tz, code=code)
+    if "target" in data:
+        out["target"] = normalize_target(data["target"], validate_target, code)
+    if "payload" in data:
+        out["payload"] = check_json(data["payload"], "payload", code, max_bytes=max_payload_bytes)
+    for key in ("metadata", "routing_policy"):
+        if key in data:
+            value = data[key]
+            if not isinstance(value, dict):
+                raise InvalidInput(f"{key} must be an object", code=code, field=key)
+            out[key] = check_json(value, key, code, max_bytes=max_payload_bytes)
+    if "retry_policy" in data:
+        out["retry_policy"] = normalize_retry_policy(data["retry_policy"], code)
+    if "idempotency_key" in data:
+        key = data["idempotency_key"]
+        if not isinstance(key, str) or not key.strip() or len(key) > MAX_KEY_LENGTH:
+            raise InvalidInput(
+                f"idempotency_key must be a non-empty string of at most {MAX_KEY_LENGTH} characters",
+                code=code,
+                field="idempotency_key",
+            )
+        out["idempotency_key"] = key
+    if "state" in data:
+        if data["state"] not in ("active", "paused"):
+            raise InvalidInput("state must be 'active' or 'paused'", code=code, field="state")
+        out["state"] = data["state"]
+    if "next_run_at" in data:
+        value = data["next_run_at"]
+        out["next_run_at"] = None if value is None else time_value(value, "next_run_at", code, tz)
+    return out
+
+
+def normalize_target(raw: object, validate_target: TargetValidator, code: str) -> dict[str, Any]:
+    """Run the target type's own validator, reporting its errors under this operation's code."""
+    try:
+        target = validate_target(raw)
+    except InvalidInput as exc:
+        if exc.code in ("invalid_job", "invalid_patch"):
+            exc.code = code
+        raise
+    return check_json(target, "target", code)
+
+
+def normalize_retry_policy(raw: object, code: str) -> dict[str, int]:
+    if not isinstance(raw, dict):
+        raise InvalidInput("retry_policy must be an object", code=code, field="retry_policy")
+    for key in raw:
+        if key not in RETRY_DEFAULTS:
+            raise InvalidInput(f"retry_policy: unsupported key {key!r}", code="unsupported_retry_key", field=str(key))
+    out = dict(RETRY_DEFAULTS)
+    bounds = {"max_attempts": (1, MAX_ATTEMPTS), "backoff_ms": (0, MAX_BACKOFF_MS)}
+    for key, (low, high) in bounds.items():
+        if key in raw:
+            value = raw[key]
+            if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+                raise InvalidInput(
+                    f"retry_policy: {key} must be an integer from {low} to {high}", code=code, field="retry_policy"
+                )
+            out[key] = value
+    return out
+
+
+def check_id(value: object, field: str, code: str) -> str:
+    if not isinstance(value, str) or not ID_RE.fullmatch(value):
+        raise InvalidInput(f"{field} must be 1-200 characters of A-Z a-z 0-9 . _ : -", code=code, field=field)
+    return value
+
+
+def time_value(value: object, field: str, code: str, tz: tzinfo) -> datetime:
+    try:
+        return coerce_time(value, tz)
+    except ValueError as exc:
+        raise InvalidInput(f"{field} {exc}", code=code, field=field) from None
+
+
+def check_json(value: Any, field: str, code: str, *, max_bytes: int | None = None) -> Any:
+    """Refuse what JSON (or a database's JSON column) cannot hold: NaN, non-string keys, huge ints."""
+    size = _json_size(value, field, code, 0)
+    if max_bytes is not None and size > max_bytes:
+        raise InvalidInput(f"{field} is larger than {max_bytes} bytes", code=code, field=field)
+    return value
+
+
+def _json_size(value: Any, field: str, code: str, depth: int) -> int:
+    """Walk the value once, checking it and estimating its encoded size."""
+    if depth > MAX_JSON_DEPTH:
+        raise InvalidInput(f"{field} is nested deeper than {MAX_JSON_DEPTH} levels", code=code, field=field)
+    if value is None or isinstance(value, bool):
+        return 5
+    if isinstance(value, int):
+        if abs(value) > MAX_INT:
+            raise InvalidInput(f"{field} holds an integer outside 64 bits", code=code, field=field)
+        return 20
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise InvalidInput(f"{field} holds a non-finite number", code=code, field=field)
+        return 24
+    if isinstance(value, str):
+        return len(value) + 2
+    if isinstance(value, (list, tuple)):
+        return 2 + sum(_json_size(item, field, code, depth + 1) + 1 for item in value)
+    if isinstance(value, dict):
+        total = 2
+        for key, item in value.items():
+            if not isinstance(key, str):
+                raise InvalidInput(f"{field} has a non-string key", code=code, field=field)
+            total += len(key) + 4 + _json_size(item, field, code, depth + 1)
+        return total
+    raise InvalidInput(f"{field} holds a {type(value).__name__}, which is not JSON", code=code, field=field)
+
+
+def _mapping(raw: object, allowed: tuple[str, ...], unsupported: str, code: str, what: str) -> Mapping[str, Any]:
+    if not isinstance(raw, Mapping):
+        raise InvalidInput(f"the {what} must be an object", code=code, field=None)
+    for key in raw:
+        if key not in allowed:
+            raise InvalidInput(f"unsupported {what} key {key!r}", code=unsupported, field=str(key))
+    return raw
+
+
+# Filters -------------------------------------------------------------------------------------
+
+JOB_FILTER_KEYS = ("job_id", "state", "schedule_type", "target_type", "due_before", "limit")
+DUE_FILTER_KEYS = ("at", "limit", "include_claimed")
+RUN_DUE_KEYS = ("now", "limit", "runner_id", "claim_ttl_ms")
+MAX_TTL_MS = 7 * 24 * 3600 * 1000
+
+
+def normalize_job_filter(raw: object, *, tz: tzinfo, target_types: tuple[str, ...]) -> dict[str, Any]:
+    data = _filter_mapping(raw, JOB_FILTER_KEYS)
+    out: dict[str, Any] = {}
+    for key, value in data.items():
+        if value is None:
+            continue
+        if key == "job_id":
+            out[key] = _filter_str(value, key)
+        elif key == "state":
+            out[key] = _choice(value, key, STATES)
+        elif key == "schedule_type":
+            out[key] = _choice(value, key, schedules.SCHEDULE_TYPES)
+        elif key == "target_type":
+            out[key] = _choice(value, key, target_types)
+        elif key == "due_before":
+            out[key] = _filter_time(value, key, tz)
+        else:
+            out[key] = positive_int(value, key, "invalid_filter")
+    return out
+
+
+def normalize_due_filter(raw: object, *, tz: tzinfo) -> dict[str, Any]:
+    data = _filter_mapping(raw, DUE_FILTER_KEYS)
+    out: dict[str, Any] = {}
+    if data.get("at") is not None:
+        out["at"] = _filter_time(data["at"], "at", tz)
+    if data.get("limit") is not None:
+        out["limit"] = positive_int(data["limit"], "limit", "invalid_filter")
+    if "include_claimed" in data:
+        if not isinstance(data["include_claimed"], bool):
+            raise InvalidInput("include_claimed must be true or false", code="invalid_filter", field="include_claimed")
+        out["include_claimed"] = data["include_claimed"]
+    return out
+
+
+def normalize_run_due_opts(raw: object, *, tz: tzinfo) -> dict[str, Any]:
+    data = _filter_mapping(raw, RUN_DUE_KEYS)
+    out: dict[str, Any] = {}
+    if data.get("now") is not None:
+        out["now"] = _filter_time(data["now"], "now", tz)
+    if data.get("limit") is not None:
+        out["limit"] = positive_int(data["limit"], "limit", "invalid_filter")
+    if data.get("runner_id") is not None:
+        out["runner_id"] = _filter_str(data["runner_id"], "runner_id")
+    if data.get("claim_ttl_ms") is not None:
+        value = data["claim_ttl_ms"]
+        if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_TTL_MS:
+            raise InvalidInput(
+                f"claim_ttl_ms must be an integer from 1 to {MAX_TTL_MS}", code="invalid_filter", field="claim_ttl_ms"
+            )
+        out["claim_ttl_ms"] = value
+    return out
+
+
+def positive_int(value: object, field: str, code: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_INT:
+        raise InvalidInput(f"{field} must be a positive integer", code=code, field=field)
+    return value
+
+
+def _filter_mapping(raw: object, allowed: tuple[str, ...]) -> Mapping[str, Any]:
+    if raw is None:
+        return {}
+    if not isinstance(raw, Mapping):
+        raise InvalidInput("filters must be an object", code="invalid_filter", field=None)
+    for key in raw:
+        if key not in allowed:
+            raise InvalidInput(f"unsupported filter {key!r}", code="unsupported_filter", field=str(key))
+    return raw
+
+
+def _filter_str(value: object, field: str) -> str:
+    if not isinstance(value, str) or not value or len(value) > MAX_KEY_LENGTH:
+        raise InvalidInput(f"{field} must be a non-empty string", code="invalid_filter", field=field)
+    return value
+
+
+def _choice(value: object, field: str, choices: tuple[str, ...]) -> str:
+    if not isinstance(value, str) or value not in choices:
+        raise InvalidInput(f"{field} must be one of {', '.join(choices)}", code="invalid_filter", field=field)
+    return value
+
+
+def _filter_time(value: object, field: str, tz: tzinfo) -> datetime:
+    try:
+        return coerce_time(value, tz)
+    except ValueError as exc:
+        raise InvalidInput(f"{field} {exc}", code="invalid_filter", field=field) from None
