@@ -134,3 +134,17 @@ def describe_ms(ms: int) -> str:
             n = ms // size
             return f"{name}" if n == 1 else f"{n} {name}s"
     return f"{ms} ms"
+
+
+def upcoming(schedule: dict[str, Any], after: datetime, count: int) -> list[datetime]:
+    """The next ``count`` slots strictly after ``after`` if every run were on time (for display)."""
+    out: list[datetime] = []
+    slot = first_slot(schedule, after)
+    while slot is not None and len(out) < count:
+        if slot > after:
+            out.append(slot)
+        nxt = next_slot({**schedule, "catch_up": True}, slot, slot)
+        if nxt is None or nxt <= slot:
+            break
+        slot = nxt
+    return out
