@@ -10,7 +10,7 @@ from datetime import datetime, tzinfo
 from typing import Any
 
 from .exceptions import InvalidInput
-from .times import add_ms, coerce_time
+from .times import add_ms, coerce_time, to_ms
 
 SCHEDULE_TYPES = ("once", "interval")
 _KEYS = {
@@ -140,6 +140,11 @@ def upcoming(schedule: dict[str, Any], after: datetime, count: int) -> list[date
     """The next ``count`` slots strictly after ``after`` if every run were on time (for display)."""
     out: list[datetime] = []
     slot = first_slot(schedule, after)
+    if schedule["type"] == "interval" and slot is not None and slot <= after:
+        # Jump straight past ``after`` instead of stepping through years of missed slots.
+        every = schedule["every_ms"]
+        missed = (to_ms(after) - to_ms(slot)) // every + 1
+        slot = add_ms(slot, missed * every)
     while slot is not None and len(out) < count:
         if slot > after:
             out.append(slot)
