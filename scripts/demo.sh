@@ -10,7 +10,7 @@ python manage.py demo
 python manage.py run_due
 echo
 echo "Run history:"
-python manage.py shell -c "
+python manage.py shell --verbosity 0 -c "
 from routines.models import Run
 for r in Run.objects.order_by('started_at')[:20]:
     print(f'  {r.started_at:%H:%M:%S}  {r.job_id:<22} attempt {r.attempt}  {r.status:<9} {r.result or r.error}')

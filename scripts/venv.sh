@@ -10,8 +10,12 @@ fi
 source .venv/bin/activate
 stamp=.venv/.installed-$extras-$(cksum < pyproject.toml | cut -d' ' -f1)
 if [ ! -f "$stamp" ]; then
-  python -m pip install --quiet --upgrade pip 2>&1 | grep -v "^WARNING: Location" || true
-  python -m pip install --quiet -e ".[$extras]" 2>&1 | grep -v -e "^WARNING: Location" -e "BuildBackendWarning" || true
+  # pip and setuptools are chatty even with --quiet; keep their output for when it fails.
+  log=.venv/install.log
+  echo "Installing routines and its dependencies into .venv (once)..."
+  if ! { python -m pip install --quiet --upgrade pip && python -m pip install --quiet -e ".[$extras]"; } >"$log" 2>&1; then
+    cat "$log" >&2
+  fi
   python -c "import routines, django, rest_framework, pytest" || { echo "installing the project failed" >&2; exit 1; }
   touch "$stamp"
 fi

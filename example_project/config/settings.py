@@ -56,5 +56,6 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
-    "loggers": {"routines": {"handlers": ["console"], "level": "WARNING"}},
+    # ERROR keeps the demo's output to what ran; INFO shows every journal event as it is written.
+    "loggers": {"routines": {"handlers": ["console"], "level": "ERROR"}},
 }

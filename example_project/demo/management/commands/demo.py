@@ -46,4 +46,5 @@ class Command(BaseCommand):
             if spec["schedule"]["type"] == "interval":
                 spec["schedule"]["start_at"] = now - timedelta(minutes=10)
             job = api.create(spec)
-            self.stdout.write(f"routine {job.job_id}: {job.state}, next run {job.next_run_at:%Y-%m-%d %H:%M:%S} UTC")
+            nxt = f"{job.next_run_at:%Y-%m-%d %H:%M:%S} UTC" if job.next_run_at else "none"
+            self.stdout.write(f"routine {job.job_id}: {job.state}, next run {nxt}")
