@@ -121,3 +121,7 @@ class Event(models.Model):
 
     def __str__(self) -> str:
         return f"{self.event_type} {self.job_id}"
+
+
+# The query target's stored threads live with the session backends; imported so migrations see them.
+from .sessions.models import Thread, ThreadMessage  # noqa: E402, F401
