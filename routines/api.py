@@ -17,7 +17,7 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 
-from . import schedules, targets, validation
+from . import policy, schedules, targets, validation
 from .conf import routines_settings
 from .exceptions import AlreadyExists, JobBusy, JobTerminal, NotFound
 from .models import Event, Job, Run
@@ -82,6 +82,7 @@ def create(job_input: Mapping[str, Any]) -> Job:
         existing = Job.objects.filter(idempotency_key=data["idempotency_key"]).first()
         if existing is not None:
             return existing
+    policy.check("create", data)
     job = Job(
         **data,
         schedule_type=data["schedule"]["type"],
@@ -133,6 +134,7 @@ def update(job_id: str, patch: Mapping[str, Any]) -> Job:
         _check_editable(job)
         if set(changes) <= {"state"} and changes.get("state", job.state) == job.state:
             return job  # pausing a paused job (or an empty patch) writes nothing
+        policy.check("update", {**{key: getattr(job, key) for key in policy.CONTEXT_KEYS}, **changes})
         fields = _patched_fields(job, changes, now)
         updated = event("routine_updated", job_id, now, **_redacted(changes))
         try:

@@ -65,9 +65,13 @@ def load_configured() -> None:
 
 
 def _register_builtins() -> None:
+    from .callable import CallableExecutor
+    from .query import QueryExecutor
     from .run import RunExecutor
 
     register("run", RunExecutor())
+    register("query", QueryExecutor())
+    register("callable", CallableExecutor())
 
 
 _register_builtins()

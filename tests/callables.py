@@ -1,0 +1,52 @@
+"""Functions ``callable`` targets may name in the tests (allow-listed as ``tests.callables.*``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from routines.targets import Context
+
+# Module paths whose import was observed (tests/tripwire.py appends itself here).
+IMPORTED: list[str] = []
+# Every call of ``record``: (context, kwargs).
+CALLS: list[tuple[Context, dict[str, Any]]] = []
+
+
+def record(context: Context, **kwargs: Any) -> dict[str, Any]:
+    CALLS.append((context, kwargs))
+    return {"job_id": context.job_id, "run_id": context.run_id, "kwargs": kwargs}
+
+
+def describe(context: Context) -> dict[str, Any]:
+    return {
+        "job_id": context.job_id,
+        "run_id": context.run_id,
+        "slot_at": context.slot_at.isoformat() if context.slot_at else None,
+        "attempt": context.attempt,
+        "manual": context.manual,
+        "payload": context.payload,
+    }
+
+
+def add(context: Context, a: int, b: int) -> int:
+    return a + b
+
+
+def fail(context: Context, message: str = "it broke") -> None:
+    raise ValueError(message)
+
+
+def returns_set(context: Context) -> set[int]:
+    return {1, 2}
+
+
+def returns_object(context: Context) -> object:
+    return object()
+
+
+NOT_CALLABLE = 42
+
+
+class Klass:
+    def __init__(self, context: Context) -> None:
+        self.context = context
