@@ -31,6 +31,27 @@ DEMO_JOBS: list[dict[str, Any]] = [
         "target": {"type": "run", "outcome": "failed", "error": {"reason": "HTTP 503"}},
         "retry_policy": {"max_attempts": 3, "backoff_ms": 0},
     },
+    {
+        # A prompt on an agent session: the echo backend (the default SESSION_BACKEND) answers
+        # with the prompt itself; point SESSION_BACKEND at the OpenAI backend for a real model.
+        "job_id": "demo.queue-summary",
+        "idempotency_key": "demo:queue-summary",
+        "schedule": {"type": "interval", "every_ms": 600_000},
+        "target": {
+            "type": "query",
+            "session": {"kind": "routed", "opts": {"system": "You summarise support queues."}},
+            "prompt": "Summarise the support queue in three bullet points.",
+            "thread": {"start": {}},
+        },
+        "routing_policy": {"tier": "cheap"},
+    },
+    {
+        # A project function, allowed by ROUTINES["CALLABLE_ALLOWLIST"] = ["demo.jobs.*"].
+        "job_id": "demo.failure-report",
+        "idempotency_key": "demo:failure-report",
+        "schedule": {"type": "interval", "every_ms": 600_000},
+        "target": {"type": "callable", "path": "demo.jobs.failure_report", "kwargs": {"window": 20}},
+    },
 ]
 
 
