@@ -34,6 +34,19 @@ def parse_now(value: str) -> datetime:
 class Command(BaseCommand):
     help = "Execute the routines that are due, then exit (or keep going with --loop)."
 
+    def create_parser(self, prog_name: str, subcommand: str, **kwargs: Any) -> CommandParser:
+        """A parser whose errors are one line (argparse prints the whole usage first), for cron logs."""
+        parser = super().create_parser(prog_name, subcommand, **kwargs)
+        default_error = parser.error
+
+        def error(message: str) -> None:
+            if parser.called_from_command_line:
+                parser.exit(2, f"{parser.prog}: error: {message} (see --help)\n")
+            default_error(message)
+
+        parser.error = error  # type: ignore[method-assign]
+        return parser
+
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--limit", type=int, help="execute at most this many runs per pass")
         parser.add_argument("--runner-id", help="name this runner in claims and runs (default host:pid)")
@@ -109,7 +122,8 @@ class Command(BaseCommand):
         backoff = 1.0
         try:
             while not stop.is_set():
-                close_old_connections()
+                if not connection.in_atomic_block:  # e.g. call_command() inside a test's transaction
+                    close_old_connections()
                 try:
                     results = api.run_due(opts, should_stop=stop.is_set)
                     wait = self.seconds_to_next(max_wait) if not stop.is_set() else 0
@@ -123,7 +137,8 @@ class Command(BaseCommand):
                         backoff,
                     )
                     self.stderr.write(f"run_due: database unavailable, retrying in {backoff:.0f} s")
-                    connection.close()
+                    if not connection.in_atomic_block:
+                        connection.close()
                     stop.wait(backoff)
                     backoff = min(backoff * 2, max_wait)
                     continue
