@@ -285,14 +285,24 @@ class Runner:
         return list(qs.values(*CLAIM_FIELDS)[:size])
 
     def claim(self, size: int) -> list[Claim]:
-        if self.locking:
-            with transaction.atomic():
-                return self._claim(self.due_rows(size))
-        rows = self.due_rows(size)  # read outside the transaction; the UPDATE re-checks each row
-        if not rows:
-            return []
-        with transaction.atomic():
-            return self._claim(rows)
+        """Claim up to ``size`` due jobs; [] only when nothing is due any more.
+
+        A batch can be lost whole to a faster runner between our read and our write; more may
+        still be due then, so read again instead of reporting that nothing is due (SPEC §6.6).
+        """
+        while True:
+            if self.locking:
+                with transaction.atomic():
+                    rows = self.due_rows(size)
+                    claims = self._claim(rows)
+            else:
+                rows = self.due_rows(size)  # read outside the transaction; the UPDATE re-checks each row
+                if not rows:
+                    return []
+                with transaction.atomic():
+                    claims = self._claim(rows)
+            if claims or not rows:
+                return claims
 
     def _claim(self, rows: list[dict[str, Any]]) -> list[Claim]:
         if not rows:

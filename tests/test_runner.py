@@ -584,3 +584,25 @@ def test_the_state_machine_keeps_its_invariants() -> None:
         max_examples=25, stateful_step_count=30, deadline=None, suppress_health_check=list(HealthCheck)
     )
     Routines.TestCase().runTest()
+
+
+class _OutpacedRunner(Runner):
+    """A runner whose first batch is claimed by a faster runner between its read and its write."""
+
+    raced = False
+
+    def due_rows(self, size: int) -> list[dict[str, Any]]:
+        rows = super().due_rows(size)
+        if rows and not self.raced:
+            self.raced = True
+            assert len(api.run_due({"now": self.clock.now, "limit": len(rows), "runner_id": "fast"})) == len(rows)
+        return rows
+
+
+def test_a_runner_that_loses_its_whole_batch_keeps_claiming_what_is_still_due() -> None:
+    for i in range(12):
+        make(f"j{i:02d}", once(T0))
+    results = _OutpacedRunner(now=T0, runner_id="slow").run()
+    assert results, "the outpaced runner stopped although jobs were still due"
+    assert api.list_due({"at": T0}) == []
+    assert Counter(Run.objects.values_list("runner_id", flat=True)) == {"fast": 12 - len(results), "slow": len(results)}
