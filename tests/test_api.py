@@ -7,7 +7,7 @@ import os
 import re
 import subprocess
 import sys
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -530,3 +530,31 @@ def test_times_returned_are_aware_utc() -> None:
     for value in (job.next_run_at, stored.next_run_at, stored.created_at, stored.schedule["at"]):
         assert value.utcoffset() == timedelta(0)
     assert stored.next_run_at.astimezone(UTC) == T0
+
+
+@pytest.mark.skipif(connection.vendor != "sqlite", reason="SQLite's planner uses indexes even on tiny tables")
+@pytest.mark.parametrize("query", ["next_due_at", "list_due"])
+def test_the_due_queries_are_index_backed(query: str) -> None:
+    from routines.validation import DUE_STATES
+
+    if query == "next_due_at":
+        qs = Job.objects.filter(state__in=DUE_STATES, next_run_at__isnull=False).order_by("next_run_at")[:1]
+    else:
+        qs = api.due_jobs({"at": T0})
+    plan = qs.explain()
+    assert "SCAN routines_job" not in plan
+    assert "USING" in plan and "INDEX" in plan
+
+
+def test_naive_times_are_read_in_the_current_time_zone() -> None:
+    with timezone.override("Europe/Paris"):
+        job = make("paris", once("2026-07-01T14:00:00"), next_run_at=datetime(2026, 7, 1, 15, 0))
+    assert job.schedule["at"] == datetime(2026, 7, 1, 12, 0, tzinfo=UTC)
+    assert job.next_run_at == datetime(2026, 7, 1, 13, 0, tzinfo=UTC)
+
+
+def test_times_inside_the_journal_are_iso_strings() -> None:
+    make("j")
+    api.update("j", {"schedule": once(T0 + MINUTE)})
+    event = Event.objects.get(job_id="j", event_type="routine_updated")
+    assert event.payload["schedule"] == {"type": "once", "at": "2026-01-01T12:01:00Z"}

@@ -255,9 +255,12 @@ class _Probe(Executor):
 
     def execute(self, context: Context) -> Outcome:
         run = Run.objects.get(run_id=context.run_id)
+        job = Job.objects.get(job_id=context.job_id)
         _Probe.seen = {
             "run": (run.status, run.slot_at, run.attempt),
-            "job_state": Job.objects.get(job_id=context.job_id).state,
+            "job_state": job.state,
+            "claim": (job.attempt_count, job.current_run_id == run.run_id, job.current_slot_at, job.claimed_by),
+            "lease_ms": (job.lease_expires_at - run.started_at) // timedelta(milliseconds=1),
             "in_transaction": connection.in_atomic_block and not _in_test_transaction(),
             "context": (context.job_id, context.slot_at, context.attempt, context.manual, context.payload),
         }
@@ -291,10 +294,12 @@ def registered() -> Iterator[None]:
 
 def test_the_running_run_is_committed_before_the_target_executes_outside_a_transaction(registered: None) -> None:
     make("j", once(T0), {"type": "probe"}, payload=7)
-    run_due(T0)
+    run_due(T0, runner_id="r1", claim_ttl_ms=5000)
     assert _Probe.seen == {
         "run": ("running", T0, 1),
         "job_state": "running",
+        "claim": (1, True, T0, "r1"),
+        "lease_ms": 5000,
         "in_transaction": False,
         "context": ("j", T0, 1, False, 7),
     }
