@@ -19,7 +19,7 @@ from django.core.management import CommandError, call_command
 from django.utils import timezone
 
 from routines import api, targets
-from routines.models import Job, Run
+from routines.models import Event, Job, Run
 from routines.targets import Context, Executor, Outcome
 from tests.jobs import FAIL, T0, make, once
 
@@ -262,3 +262,22 @@ def test_loop_sleeps_until_the_next_due_time(loop_process: Callable[..., subproc
     proc.send_signal(signal.SIGTERM)
     _, stderr = proc.communicate(timeout=30)
     assert proc.returncode == 0, stderr
+
+
+@processes
+@pytest.mark.django_db(transaction=True)
+def test_the_job_of_a_killed_run_due_is_rescued_after_its_lease(
+    loop_process: Callable[..., subprocess.Popen[str]],
+) -> None:
+    make("stuck", once(T0), {"type": "sleep", "seconds": 60}, retry_policy={"max_attempts": 1})
+    proc = loop_process("--claim-ttl-ms", "1000", "--max-wait", "60")
+    wait_for(lambda: Run.objects.filter(job_id="stuck", status="running").exists())
+    proc.kill()  # SIGKILL: no chance to finish or give the claim back
+    proc.wait(timeout=30)
+    lease = api.get("stuck").lease_expires_at
+    assert api.run_due({"now": lease + timedelta(seconds=1)}) == []
+    job = api.get("stuck")
+    run = Run.objects.get(job_id="stuck")
+    assert (job.state, job.last_error) == ("exhausted", {"reason": "lease_expired"})
+    assert (run.status, run.error) == ("failed", {"reason": "lease_expired"})
+    assert Event.objects.filter(job_id="stuck", event_type="routine_lease_expired").count() == 1
