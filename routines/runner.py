@@ -279,10 +279,17 @@ class Runner:
     # Claim ------------------------------------------------------------------------------------
 
     def due_rows(self, size: int) -> list[dict[str, Any]]:
-        qs = Job.objects.filter(state__in=DUE_STATES, next_run_at__lte=self.clock.now).order_by("next_run_at", "job_id")
-        if self.locking:
-            qs = qs.select_for_update(skip_locked=True)
-        return list(qs.values(*CLAIM_FIELDS)[:size])
+        qs = Job.objects.filter(next_run_at__lte=self.clock.now).order_by("next_run_at", "job_id")
+        if not self.locking:
+            return list(qs.filter(state__in=DUE_STATES).values(*CLAIM_FIELDS)[:size])
+        qs = qs.select_for_update(skip_locked=True)
+        if connection.vendor != "mysql":
+            return list(qs.filter(state__in=DUE_STATES).values(*CLAIM_FIELDS)[:size])
+        # InnoDB locks every row it reads: `state IN (...)` sorts all due rows first (a filesort) and
+        # so locks all of them, leaving nothing for other runners. One state at a time walks the
+        # (state, next_run_at, job_id) index in order and locks only the rows it returns.
+        rows = [row for state in DUE_STATES for row in qs.filter(state=state).values(*CLAIM_FIELDS)[:size]]
+        return sorted(rows, key=lambda row: (row["next_run_at"], row["job_id"]))[:size]
 
     def claim(self, size: int) -> list[Claim]:
         """Claim up to ``size`` due jobs; [] only when nothing is due any more.
