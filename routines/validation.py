@@ -233,6 +233,7 @@ JOB_FILTER_KEYS = ("job_id", "state", "schedule_type", "target_type", "due_befor
 DUE_FILTER_KEYS = ("at", "limit", "include_claimed")
 RUN_DUE_KEYS = ("now", "limit", "runner_id", "claim_ttl_ms")
 MAX_TTL_MS = 7 * 24 * 3600 * 1000
+MAX_RUNNER_ID_LENGTH = 200  # Job.claimed_by and Run.runner_id
 
 
 def normalize_job_filter(raw: object, *, tz: tzinfo, target_types: tuple[str, ...]) -> dict[str, Any]:
@@ -278,7 +279,7 @@ def normalize_run_due_opts(raw: object, *, tz: tzinfo) -> dict[str, Any]:
     if data.get("limit") is not None:
         out["limit"] = positive_int(data["limit"], "limit", "invalid_filter")
     if data.get("runner_id") is not None:
-        out["runner_id"] = _filter_str(data["runner_id"], "runner_id")
+        out["runner_id"] = _filter_str(data["runner_id"], "runner_id", MAX_RUNNER_ID_LENGTH)
     if data.get("claim_ttl_ms") is not None:
         value = data["claim_ttl_ms"]
         if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_TTL_MS:
@@ -306,9 +307,11 @@ def _filter_mapping(raw: object, allowed: tuple[str, ...]) -> Mapping[str, Any]:
     return raw
 
 
-def _filter_str(value: object, field: str) -> str:
-    if not isinstance(value, str) or not value or len(value) > MAX_KEY_LENGTH:
-        raise InvalidInput(f"{field} must be a non-empty string", code="invalid_filter", field=field)
+def _filter_str(value: object, field: str, max_length: int = MAX_KEY_LENGTH) -> str:
+    if not isinstance(value, str) or not value or len(value) > max_length:
+        raise InvalidInput(
+            f"{field} must be a non-empty string of at most {max_length} characters", code="invalid_filter", field=field
+        )
     return value
 
 

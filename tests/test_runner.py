@@ -611,3 +611,9 @@ def test_a_runner_that_loses_its_whole_batch_keeps_claiming_what_is_still_due() 
     assert results, "the outpaced runner stopped although jobs were still due"
     assert api.list_due({"at": T0}) == []
     assert Counter(Run.objects.values_list("runner_id", flat=True)) == {"fast": 12 - len(results), "slow": len(results)}
+
+
+def test_the_longest_runner_id_is_stored() -> None:
+    make("j", once(T0))
+    [result] = run_due(T0, runner_id="r" * 200)
+    assert Run.objects.get(run_id=result.run.run_id).runner_id == "r" * 200

@@ -348,6 +348,7 @@ def test_bad_due_filter_values_are_invalid_filter(key: str, value: Any) -> None:
         ("limit", 0),
         ("runner_id", ""),
         ("runner_id", 3),
+        ("runner_id", "r" * 201),
         ("claim_ttl_ms", 0),
         ("claim_ttl_ms", -1),
         ("claim_ttl_ms", True),
@@ -366,6 +367,10 @@ def test_filters_that_are_not_objects_are_invalid_filter(raw: object) -> None:
     with pytest.raises(InvalidInput) as info:
         job_filter(raw)
     assert info.value.code == "invalid_filter"
+
+
+def test_the_longest_runner_id_fits_its_columns() -> None:
+    assert validation.normalize_run_due_opts({"runner_id": "r" * 200}, tz=UTC) == {"runner_id": "r" * 200}
 
 
 def test_valid_filters_are_normalised() -> None:
