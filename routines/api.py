@@ -250,8 +250,8 @@ def delete(job_id: str) -> None:
 
 
 def get(job_id: str) -> Job:
-    if not isinstance(job_id, str):
-        raise NotFound("job not found")
+    if not isinstance(job_id, str) or not validation.ID_RE.fullmatch(job_id):
+        raise NotFound("job not found")  # no such id can exist; PostgreSQL would refuse a NUL in the query
     try:
         return Job.objects.get(job_id=job_id)
     except Job.DoesNotExist:

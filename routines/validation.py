@@ -122,7 +122,7 @@ def _fields(
         out["retry_policy"] = normalize_retry_policy(data["retry_policy"], code)
     if "idempotency_key" in data:
         key = data["idempotency_key"]
-        if not isinstance(key, str) or not key.strip() or len(key) > MAX_KEY_LENGTH:
+        if not isinstance(key, str) or not key.strip() or len(key) > MAX_KEY_LENGTH or not storable_text(key):
             raise InvalidInput(
                 f"idempotency_key must be a non-empty string of at most {MAX_KEY_LENGTH} characters",
                 code=code,
@@ -205,6 +205,7 @@ def _json_size(value: Any, field: str, code: str, depth: int) -> int:
             raise InvalidInput(f"{field} holds a non-finite number", code=code, field=field)
         return 24
     if isinstance(value, str):
+        _check_text(value, field, code)
         return len(value) + 2
     if isinstance(value, (list, tuple)):
         return 2 + sum(_json_size(item, field, code, depth + 1) + 1 for item in value)
@@ -213,9 +214,30 @@ def _json_size(value: Any, field: str, code: str, depth: int) -> int:
         for key, item in value.items():
             if not isinstance(key, str):
                 raise InvalidInput(f"{field} has a non-string key", code=code, field=field)
+            _check_text(key, field, code)
             total += len(key) + 4 + _json_size(item, field, code, depth + 1)
         return total
     raise InvalidInput(f"{field} holds a {type(value).__name__}, which is not JSON", code=code, field=field)
+
+
+def storable_text(text: str) -> bool:
+    """False for what no database column takes: NUL characters and lone surrogates (not UTF-8).
+
+    JSON can carry both (``"\\u0000"``, ``"\\ud800"``); PostgreSQL refuses them and MySQL cannot encode
+    the latter, so they are refused as input rather than failing as a database error.
+    """
+    if text.isascii():
+        return "\x00" not in text
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return "\x00" not in text
+
+
+def _check_text(text: str, field: str, code: str) -> None:
+    if not storable_text(text):
+        raise InvalidInput(f"{field} holds a NUL character or an invalid surrogate", code=code, field=field)
 
 
 def _mapping(raw: object, allowed: tuple[str, ...], unsupported: str, code: str, what: str) -> Mapping[str, Any]:
@@ -308,7 +330,7 @@ def _filter_mapping(raw: object, allowed: tuple[str, ...]) -> Mapping[str, Any]:
 
 
 def _filter_str(value: object, field: str, max_length: int = MAX_KEY_LENGTH) -> str:
-    if not isinstance(value, str) or not value or len(value) > max_length:
+    if not isinstance(value, str) or not value or len(value) > max_length or not storable_text(value):
         raise InvalidInput(
             f"{field} must be a non-empty string of at most {max_length} characters", code="invalid_filter", field=field
         )

@@ -106,6 +106,27 @@ def test_a_default_idempotency_key_that_is_taken_raises_already_exists() -> None
     assert snapshot() == before
 
 
+@pytest.mark.parametrize("text", ["nul\x00", "lone \ud800"])
+def test_text_no_database_can_store_is_refused_before_the_database(text: str) -> None:
+    make("j")
+    with pytest.raises(InvalidInput) as info:
+        make("k", payload={"note": text})
+    assert info.value.field == "payload"
+    with pytest.raises(InvalidInput):
+        api.update("j", {"metadata": {text: 1}})
+    with pytest.raises(InvalidInput):
+        api.list({"job_id": text})
+    with pytest.raises(NotFound):
+        api.cancel(text)
+    assert api.get("j").version == 0
+
+
+def test_any_other_unicode_round_trips() -> None:
+    make("j", payload={"emoji 😀": "日本語"}, idempotency_key="clé-😀")
+    assert api.get("j").payload == {"emoji 😀": "日本語"}
+    assert make("other", idempotency_key="clé-😀").job_id == "j"
+
+
 def test_create_with_invalid_input_writes_nothing() -> None:
     before = snapshot()
     with pytest.raises(InvalidInput):
@@ -314,7 +335,7 @@ def test_get_returns_the_job() -> None:
     assert api.get("nightly").job_id == "nightly"
 
 
-@pytest.mark.parametrize("job_id", ["ghost", "", None, 5])
+@pytest.mark.parametrize("job_id", ["ghost", "", None, 5, "nul\x00", "\ud800", "x" * 201])
 def test_get_of_an_unknown_job_raises_not_found(job_id: object) -> None:
     with pytest.raises(NotFound) as info:
         api.get(job_id)  # type: ignore[arg-type]

@@ -69,6 +69,8 @@ BAD_VALUES: list[tuple[str, Any]] = [
     ("target", {"type": "run", "run_opts": {"metadata": []}}),
     ("target", {"type": "run", "result": math.nan}),
     ("target", {"type": "run", "result": {1, 2}}),
+    ("target", {"type": "run", "scope": "nul\x00"}),
+    ("target", {"type": "run", "cancel_reason": "\ud800"}),
     ("payload", math.nan),
     ("payload", math.inf),
     ("payload", {1, 2}),
@@ -77,10 +79,15 @@ BAD_VALUES: list[tuple[str, Any]] = [
     ("payload", {"nested": [{"deeper": object()}]}),
     ("payload", b"bytes"),
     ("payload", 2**64),
+    ("payload", "nul\x00inside"),
+    ("payload", {"key\x00": 1}),
+    ("payload", ["lone \ud800 surrogate"]),
+    ("payload", {"\udfff": 1}),
     ("metadata", []),
     ("metadata", "tag"),
     ("metadata", None),
     ("metadata", {"when": T0}),
+    ("metadata", {"a": "\x00"}),
     ("routing_policy", ["a"]),
     ("routing_policy", {"x": math.nan}),
     ("retry_policy", None),
@@ -98,6 +105,8 @@ BAD_VALUES: list[tuple[str, Any]] = [
     ("idempotency_key", 7),
     ("idempotency_key", None),
     ("idempotency_key", "k" * 256),
+    ("idempotency_key", "k\x00"),
+    ("idempotency_key", "k\ud800"),
     ("state", "running"),
     ("state", "completed"),
     ("state", "cancelled"),
@@ -315,6 +324,7 @@ def test_unknown_filter_keys_are_unsupported_filter(normalize: Any, key: str) ->
         ("target_type", "teleport"),
         ("job_id", ""),
         ("job_id", 5),
+        ("job_id", "nul\x00"),
         ("due_before", "soon"),
         ("due_before", 1.5),
         ("limit", 0),
@@ -367,6 +377,13 @@ def test_filters_that_are_not_objects_are_invalid_filter(raw: object) -> None:
     with pytest.raises(InvalidInput) as info:
         job_filter(raw)
     assert info.value.code == "invalid_filter"
+
+
+def test_any_other_unicode_is_storable() -> None:
+    assert normalize_job(job(payload={"emoji 😀": "日本語", "accents": "é"}))["payload"] == {
+        "emoji 😀": "日本語",
+        "accents": "é",
+    }
 
 
 def test_the_longest_runner_id_fits_its_columns() -> None:
