@@ -87,7 +87,9 @@ def wrap_result(result: Any) -> dict[str, Any]:
 
 
 def error_data(exc: BaseException) -> dict[str, str]:
-    return {"type": type(exc).__name__, "message": str(exc)[:2000]}
+    # Escape what no database stores (NUL, lone surrogates): the message may quote bad input.
+    message = str(exc)[:2000].replace("\x00", "\\x00").encode("utf-8", "backslashreplace").decode("utf-8")
+    return {"type": type(exc).__name__, "message": message}
 
 
 # Clocks -----------------------------------------------------------------------------------------

@@ -272,6 +272,16 @@ class _BadResult(Executor):
         return Outcome(result={"when": object()})
 
 
+class _NulResult(Executor):
+    def execute(self, context: Context) -> Outcome:
+        return Outcome(result={"text": "nul\x00"})
+
+
+class _RaisesNul(Executor):
+    def execute(self, context: Context) -> Outcome:
+        raise ValueError("bad byte \x00 and \ud800 in the input")
+
+
 class _NotAnOutcome(Executor):
     def execute(self, context: Context) -> Outcome:
         return "done"  # type: ignore[return-value]
@@ -287,9 +297,20 @@ def registered() -> Iterator[None]:
     targets.register("probe", _Probe())
     targets.register("bad_result", _BadResult())
     targets.register("not_an_outcome", _NotAnOutcome())
+    targets.register("nul_result", _NulResult())
+    targets.register("raises_nul", _RaisesNul())
     yield
-    for name in ("probe", "bad_result", "not_an_outcome"):
+    for name in ("probe", "bad_result", "not_an_outcome", "nul_result", "raises_nul"):
         targets.unregister(name)
+
+
+def test_an_exception_message_no_database_can_store_is_escaped(registered: None) -> None:
+    make("a", once(T0), {"type": "raises_nul"})
+    make("b", once(T0))
+    results = {r.job_id: r.outcome for r in run_due(T0)}
+    assert results == {"a": "failed", "b": "completed"}
+    error = Run.objects.get(job_id="a").error
+    assert error == {"type": "ValueError", "message": "bad byte \\x00 and \\ud800 in the input"}
 
 
 def test_the_running_run_is_committed_before_the_target_executes_outside_a_transaction(registered: None) -> None:
@@ -305,7 +326,10 @@ def test_the_running_run_is_committed_before_the_target_executes_outside_a_trans
     }
 
 
-@pytest.mark.parametrize(("target", "error_type"), [("bad_result", "InvalidInput"), ("not_an_outcome", "TypeError")])
+@pytest.mark.parametrize(
+    ("target", "error_type"),
+    [("bad_result", "InvalidInput"), ("nul_result", "InvalidInput"), ("not_an_outcome", "TypeError")],
+)
 def test_a_target_returning_garbage_fails_its_run(registered: None, target: str, error_type: str) -> None:
     make("j", once(T0), {"type": target})
     [result] = run_due(T0)
