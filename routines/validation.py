@@ -16,7 +16,7 @@ from typing import Any
 
 from . import schedules
 from .exceptions import InvalidInput
-from .times import coerce_time
+from .times import UTC, coerce_time
 
 STATES = ("active", "running", "retry_waiting", "paused", "completed", "exhausted", "cancelled")
 DUE_STATES = ("active", "retry_waiting")
@@ -256,6 +256,8 @@ DUE_FILTER_KEYS = ("at", "limit", "include_claimed")
 RUN_DUE_KEYS = ("now", "limit", "runner_id", "claim_ttl_ms")
 MAX_TTL_MS = 7 * 24 * 3600 * 1000
 MAX_RUNNER_ID_LENGTH = 200  # Job.claimed_by and Run.runner_id
+# run_due adds leases (up to MAX_TTL_MS) to its clock; a later clock would overflow datetime.
+LATEST_NOW = datetime(9999, 12, 1, tzinfo=UTC)
 
 
 def normalize_job_filter(raw: object, *, tz: tzinfo, target_types: tuple[str, ...]) -> dict[str, Any]:
@@ -298,6 +300,10 @@ def normalize_run_due_opts(raw: object, *, tz: tzinfo) -> dict[str, Any]:
     out: dict[str, Any] = {}
     if data.get("now") is not None:
         out["now"] = _filter_time(data["now"], "now", tz)
+        if out["now"] >= LATEST_NOW:
+            raise InvalidInput(
+                "now must lie before 9999-12-01 (leases are counted from it)", code="invalid_filter", field="now"
+            )
     if data.get("limit") is not None:
         out["limit"] = positive_int(data["limit"], "limit", "invalid_filter")
     if data.get("runner_id") is not None:

@@ -129,6 +129,7 @@ def test_claim_ttl_ms_sets_the_lease() -> None:
         (["--now", "yesterday"], "--now"),
         (["--now", "-5"], "--now"),
         (["--now", "1.5"], "--now"),
+        (["--now", "9999-12-31T23:59:59Z"], "now"),
         (["--loop", "--max-wait", "0"], "--max-wait"),
     ],
 )
