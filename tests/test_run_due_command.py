@@ -189,10 +189,11 @@ def test_bad_arguments_exit_non_zero_with_one_line_and_no_traceback(args: list[s
 
 
 @processes
-def test_an_unreachable_database_exits_non_zero_with_one_line() -> None:
+@pytest.mark.parametrize("args", [[], ["--loop"]])
+def test_an_unreachable_database_exits_non_zero_with_one_line(args: list[str]) -> None:
     pytest.importorskip("psycopg", reason="needs the PostgreSQL driver to point at a closed port")
     env = child_env(ROUTINES_TEST_DB="postgres", ROUTINES_TEST_PG_PORT="1", ROUTINES_TEST_PG_HOST="127.0.0.1")
-    out = run_child(env=env)
+    out = run_child(*args, env=env)
     assert out.returncode != 0
     assert "Traceback" not in out.stderr
     assert len(out.stderr.strip().splitlines()) == 1, out.stderr
