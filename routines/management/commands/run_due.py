@@ -119,8 +119,11 @@ class Command(BaseCommand):
             stop.set()
 
         previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
+        try:
+            connection.ensure_connection()  # a database never reached is an error; a later outage is ridden out
+        except DatabaseError as exc:
+            raise CommandError(f"database error: {exc}".splitlines()[0]) from None
         backoff = 1.0
-        worked = False  # an outage after a good pass is ridden out; a database never reached is an error
         try:
             while not stop.is_set():
                 if not connection.in_atomic_block:  # e.g. call_command() inside a test's transaction
@@ -128,12 +131,10 @@ class Command(BaseCommand):
                 try:
                     results = api.run_due(opts, should_stop=stop.is_set)
                     wait = self.seconds_to_next(max_wait) if not stop.is_set() else 0
-                    backoff, worked = 1.0, True
+                    backoff = 1.0
                 except InvalidInput as exc:
                     raise CommandError(f"{exc.field}: {exc.detail}") from None
                 except DatabaseError as exc:
-                    if not worked:
-                        raise CommandError(f"database error: {exc}".splitlines()[0]) from None
                     logger.error(
                         "run_due: database unavailable (%s); retrying in %.0f s",
                         str(exc).splitlines()[0] if str(exc) else type(exc).__name__,
