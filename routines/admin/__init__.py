@@ -1,0 +1,6 @@
+"""Django admin for routines: job pages with actions over ``routines.api``, read-only history."""
+
+from .history import EventAdmin, RunAdmin
+from .jobs import JobAdmin
+
+__all__ = ["EventAdmin", "JobAdmin", "RunAdmin"]

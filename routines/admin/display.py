@@ -1,0 +1,81 @@
+"""Small HTML pieces the admin pages share: state badges, relative times, time stamps.
+
+Kept apart from the ModelAdmins so both the job pages and the history pages render a state or a
+time the same way, and so the wording ("in 4 min", "3 min overdue") is defined once.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from django.utils import timezone
+from django.utils.html import format_html
+from django.utils.safestring import SafeString
+
+EMPTY = "—"
+# Colour classes live in routines/static/routines/admin.css; unknown values fall back to grey.
+BADGE_KINDS = {
+    "active": "ok",
+    "completed": "ok",
+    "running": "busy",
+    "retry_waiting": "warn",
+    "failed": "bad",
+    "exhausted": "bad",
+    "paused": "idle",
+    "cancelled": "off",
+}
+
+
+def badge(value: str | None) -> SafeString | str:
+    if not value:
+        return EMPTY
+    return format_html(
+        '<span class="routines-badge routines-badge-{}" data-value="{}">{}</span>',
+        BADGE_KINDS.get(value, "off"),
+        value,
+        value.replace("_", " "),
+    )
+
+
+def span(seconds: float) -> str:
+    """A rounded duration in the largest unit that keeps it readable."""
+    seconds = abs(seconds)
+    if seconds < 60:
+        return f"{int(seconds)} s"
+    if seconds < 3600:
+        return f"{int(seconds // 60)} min"
+    if seconds < 48 * 3600:
+        return f"{int(seconds // 3600)} h"
+    return f"{int(seconds // 86400)} days"
+
+
+def until(at: datetime, now: datetime) -> str:
+    """ "in 4 min" for the future, "3 min overdue" for the past."""
+    seconds = (at - now).total_seconds()
+    if abs(seconds) < 1:
+        return "now"
+    return f"in {span(seconds)}" if seconds > 0 else f"{span(seconds)} overdue"
+
+
+def ago(at: datetime, now: datetime) -> str:
+    seconds = (now - at).total_seconds()
+    return f"{span(seconds)} ago" if seconds >= 0 else f"in {span(seconds)}"
+
+
+def stamp(at: datetime | None) -> str:
+    if at is None:
+        return EMPTY
+    local = timezone.localtime(at)
+    return f"{local:%d %b %Y %H:%M:%S} {local.tzname() or ''}".strip()
+
+
+def when(at: datetime | None, relative: str) -> SafeString | str:
+    """A relative time with the exact instant underneath (and in the tooltip)."""
+    if at is None:
+        return EMPTY
+    return format_html(
+        '<span class="routines-when" title="{}">{}</span><br><small class="routines-stamp">{}</small>',
+        stamp(at),
+        relative,
+        stamp(at),
+    )
