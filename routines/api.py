@@ -29,10 +29,13 @@ __all__ = [
     "cancel",
     "clear",
     "create",
+    "create_or_get",
     "delete",
     "due",
     "ensure_tables",
+    "filter_runs",
     "get",
+    "get_run",
     "list",
     "list_due",
     "next_due_at",
@@ -69,6 +72,11 @@ def clear() -> None:
 
 def create(job_input: Mapping[str, Any]) -> Job:
     """Create a job; an explicitly given ``idempotency_key`` that exists returns that job instead."""
+    return create_or_get(job_input)[0]
+
+
+def create_or_get(job_input: Mapping[str, Any]) -> tuple[Job, bool]:
+    """``create``, also saying whether the job is new (the REST API answers 201 or 200)."""
     now = timezone.now()
     data = validation.normalize_job(
         job_input,
@@ -81,7 +89,7 @@ def create(job_input: Mapping[str, Any]) -> Job:
     if explicit_key:
         existing = Job.objects.filter(idempotency_key=data["idempotency_key"]).first()
         if existing is not None:
-            return existing
+            return existing, False
     policy.check("create", data)
     job = Job(
         **data,
@@ -111,12 +119,12 @@ def create(job_input: Mapping[str, Any]) -> Job:
         if explicit_key:
             existing = Job.objects.filter(idempotency_key=data["idempotency_key"]).first()
             if existing is not None:
-                return existing
+                return existing, False
         if Job.objects.filter(job_id=job.job_id).exists():
             raise AlreadyExists(f"job {job.job_id!r} already exists", field="job_id") from None
         raise AlreadyExists(f"idempotency_key {data['idempotency_key']!r} is taken", field="idempotency_key") from None
     announce([created])
-    return job
+    return job, True
 
 
 def update(job_id: str, patch: Mapping[str, Any]) -> Job:
@@ -274,6 +282,25 @@ def filter_jobs(filter: Mapping[str, Any] | None = None) -> QuerySet[Job]:
 
 def list(filter: Mapping[str, Any] | None = None) -> builtins.list[Job]:  # noqa: A001 - the seed's name
     return builtins.list(filter_jobs(filter))
+
+
+def filter_runs(filter: Mapping[str, Any] | None = None) -> QuerySet[Run]:
+    """Run history, newest first; exact-match filters ``job_id, status, manual``."""
+    f = validation.normalize_run_filter(filter)
+    qs = Run.objects.order_by("-started_at", "run_id")
+    for key in ("job_id", "status", "manual"):
+        if key in f:
+            qs = qs.filter(**{key: f[key]})
+    return qs
+
+
+def get_run(run_id: str) -> Run:
+    if not isinstance(run_id, str) or not validation.ID_RE.fullmatch(run_id):
+        raise NotFound("run not found")
+    try:
+        return Run.objects.get(run_id=run_id)
+    except Run.DoesNotExist:
+        raise NotFound(f"run {run_id!r} not found") from None
 
 
 def due_jobs(filter: Mapping[str, Any] | None = None) -> QuerySet[Job]:

@@ -281,6 +281,24 @@ def normalize_job_filter(raw: object, *, tz: tzinfo, target_types: tuple[str, ..
     return out
 
 
+RUN_FILTER_KEYS = ("job_id", "status", "manual")
+RUN_STATUSES = ("running", "completed", "failed", "cancelled")
+
+
+def normalize_run_filter(raw: object) -> dict[str, Any]:
+    data = _filter_mapping(raw, RUN_FILTER_KEYS)
+    out: dict[str, Any] = {}
+    if data.get("job_id") is not None:
+        out["job_id"] = _filter_str(data["job_id"], "job_id")
+    if data.get("status") is not None:
+        out["status"] = _choice(data["status"], "status", RUN_STATUSES)
+    if data.get("manual") is not None:
+        if not isinstance(data["manual"], bool):
+            raise InvalidInput("manual must be true or false", code="invalid_filter", field="manual")
+        out["manual"] = data["manual"]
+    return out
+
+
 def normalize_due_filter(raw: object, *, tz: tzinfo) -> dict[str, Any]:
     data = _filter_mapping(raw, DUE_FILTER_KEYS)
     out: dict[str, Any] = {}

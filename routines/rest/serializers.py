@@ -1,0 +1,203 @@
+"""JSON out (SPEC §2 field names, ISO 8601 UTC times) and the documented shapes of JSON in.
+
+Input is not validated here: views hand the parsed JSON to ``routines.api``, which runs
+``routines.validation`` once, so REST, admin and Python callers share one set of rules. The
+input serializers below exist to describe those rules in the OpenAPI schema.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from routines.times import iso
+from routines.validation import RUN_STATUSES, STATES
+
+from . import schema
+
+
+def jsonable(value: Any) -> Any:
+    """Datetimes inside JSON fields (schedules hold aware datetimes) as ISO 8601 UTC strings."""
+    if isinstance(value, datetime):
+        return iso(value)
+    if isinstance(value, dict):
+        return {key: jsonable(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [jsonable(item) for item in value]
+    return value
+
+
+@extend_schema_field(OpenApiTypes.DATETIME)
+class UTCDateTimeField(serializers.Field):
+    """ISO 8601 in UTC with a ``Z`` whatever ``TIME_ZONE`` is (DRF would use the current zone)."""
+
+    def to_representation(self, value: datetime) -> str | None:
+        return iso(value)
+
+
+class AnyJSONField(serializers.Field):
+    def to_representation(self, value: Any) -> Any:
+        return jsonable(value)
+
+    def to_internal_value(self, data: Any) -> Any:
+        return data
+
+
+@extend_schema_field(schema.ANY)
+class PayloadField(AnyJSONField):
+    pass
+
+
+@extend_schema_field(schema.OBJECT)
+class ObjectField(AnyJSONField):
+    pass
+
+
+@extend_schema_field(schema.SCHEDULE)
+class ScheduleField(AnyJSONField):
+    pass
+
+
+@extend_schema_field(schema.TARGET)
+class TargetField(AnyJSONField):
+    pass
+
+
+@extend_schema_field(schema.RETRY_POLICY)
+class RetryPolicyField(AnyJSONField):
+    pass
+
+
+@extend_schema_field(schema.TIME)
+class TimeInputField(AnyJSONField):
+    pass
+
+
+@extend_schema_field({"oneOf": [{"type": "string"}, schema.OBJECT]})
+class ScopeField(AnyJSONField):
+    pass
+
+
+class JobSerializer(serializers.Serializer):
+    job_id = serializers.CharField()
+    schedule = ScheduleField()
+    target = TargetField()
+    payload = PayloadField(allow_null=True)
+    metadata = ObjectField()
+    routing_policy = ObjectField()
+    retry_policy = RetryPolicyField()
+    idempotency_key = serializers.CharField()
+    state = serializers.ChoiceField(choices=STATES)
+    attempt_count = serializers.IntegerField()
+    next_run_at = UTCDateTimeField(allow_null=True)
+    current_run_id = serializers.CharField(allow_null=True)
+    current_slot_at = UTCDateTimeField(allow_null=True)
+    last_run_id = serializers.CharField(allow_null=True)
+    last_run_at = UTCDateTimeField(allow_null=True)
+    last_result = PayloadField(allow_null=True)
+    last_error = PayloadField(allow_null=True)
+    created_at = UTCDateTimeField()
+    updated_at = UTCDateTimeField()
+    cancelled_at = UTCDateTimeField(allow_null=True)
+    completed_at = UTCDateTimeField(allow_null=True)
+
+
+class RunSerializer(serializers.Serializer):
+    run_id = serializers.CharField()
+    job_id = serializers.CharField()
+    kind = serializers.CharField()
+    status = serializers.ChoiceField(choices=RUN_STATUSES)
+    scope = ScopeField()
+    input = PayloadField(allow_null=True)
+    metadata = ObjectField()
+    result = PayloadField(allow_null=True)
+    error = PayloadField(allow_null=True)
+    steps = serializers.ListField(child=ObjectField())
+    slot_at = UTCDateTimeField(allow_null=True)
+    attempt = serializers.IntegerField()
+    manual = serializers.BooleanField()
+    runner_id = serializers.CharField(allow_null=True)
+    started_at = UTCDateTimeField()
+    finished_at = UTCDateTimeField(allow_null=True)
+
+
+class DueResultSerializer(serializers.Serializer):
+    job_id = serializers.CharField()
+    slot_at = UTCDateTimeField(allow_null=True)
+    run_id = serializers.CharField()
+    status = serializers.CharField()
+    outcome = serializers.ChoiceField(choices=("completed", "failed", "cancelled"))
+
+
+class RunDueResponseSerializer(serializers.Serializer):
+    results = DueResultSerializer(many=True)
+
+
+class NextDueSerializer(serializers.Serializer):
+    next_due_at = UTCDateTimeField(allow_null=True)
+
+
+class ErrorSerializer(serializers.Serializer):
+    error = serializers.CharField(help_text="a machine-readable code, e.g. invalid_job, not_found, job_busy")
+    detail = serializers.CharField()
+    field = serializers.CharField(allow_null=True, help_text="the input key the error is about, or null")
+
+
+# Documented input shapes (see the module docstring) -----------------------------------------
+
+
+@extend_schema_field(schema.JOB_ID)
+class JobIdField(AnyJSONField):
+    pass
+
+
+@extend_schema_field(schema.IDEMPOTENCY_KEY)
+class IdempotencyKeyField(AnyJSONField):
+    pass
+
+
+class JobPatchSerializer(serializers.Serializer):
+    schedule = ScheduleField(required=False)
+    target = TargetField(required=False)
+    payload = PayloadField(required=False, allow_null=True)
+    metadata = ObjectField(required=False)
+    routing_policy = ObjectField(required=False)
+    retry_policy = RetryPolicyField(required=False)
+    idempotency_key = IdempotencyKeyField(required=False)
+    state = serializers.ChoiceField(choices=("active", "paused"), required=False)
+    next_run_at = TimeInputField(required=False, allow_null=True)
+
+
+class JobCreateSerializer(JobPatchSerializer):
+    job_id = JobIdField(required=False)
+    schedule = ScheduleField()
+    target = TargetField()
+
+
+@extend_schema_field({"type": "string", "minLength": 1, "maxLength": 200})
+class RunnerIdField(AnyJSONField):
+    pass
+
+
+@extend_schema_field(schema.CLAIM_TTL_MS)
+class ClaimTTLField(AnyJSONField):
+    pass
+
+
+class RunDueRequestSerializer(serializers.Serializer):
+    limit = serializers.IntegerField(required=False, min_value=1)
+    now = TimeInputField(required=False)
+    runner_id = RunnerIdField(required=False)
+    claim_ttl_ms = ClaimTTLField(required=False)
+
+
+def job_data(job: Any) -> dict[str, Any]:
+    return JobSerializer(job).data
+
+
+def run_data(run: Any) -> dict[str, Any]:
+    return RunSerializer(run).data

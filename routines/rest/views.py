@@ -1,0 +1,226 @@
+"""Thin DRF views over ``routines.api`` (SPEC §7): parse, call the API, serialize.
+
+Everything a project would otherwise put in ``REST_FRAMEWORK`` (exception handler, parser,
+renderer, schema class, permissions) is set on the views, so mounting the URLs is enough.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.urls import include, path
+from drf_spectacular.utils import OpenApiParameter, OpenApiTypes, extend_schema
+from drf_spectacular.views import SpectacularAPIView
+from rest_framework import status, viewsets
+from rest_framework.decorators import action
+from rest_framework.pagination import LimitOffsetPagination
+from rest_framework.permissions import BasePermission
+from rest_framework.renderers import JSONRenderer
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from routines import api
+from routines.models import Job, Run
+
+from . import serializers as s
+from .exceptions import exception_handler
+from .filters import FilterBackend, JobFilterSet, RunFilterSet, bool_param, int_param
+from .parsers import JSONParser, check_content_length
+from .permissions import configured_permissions
+from .schema import RoutinesAutoSchema
+
+# Offsets beyond this would overflow the databases' 64-bit OFFSET; nothing lies there anyway.
+MAX_OFFSET = 10**15
+
+
+class Pagination(LimitOffsetPagination):
+    default_limit = 50
+    max_limit = 1000
+
+    def get_offset(self, request: Request) -> int:
+        return min(super().get_offset(request), MAX_OFFSET)
+
+
+class RoutinesView(APIView):
+    parser_classes = [JSONParser]
+    renderer_classes = [JSONRenderer]
+    schema = RoutinesAutoSchema()
+
+    def get_permissions(self) -> list[BasePermission]:
+        return configured_permissions()
+
+    def get_exception_handler(self) -> Any:
+        return exception_handler
+
+    def get_authenticate_header(self, request: Request) -> str | None:
+        return None  # SPEC §7: a missing login is 403 not_authenticated, not a 401 challenge
+
+    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
+        super().initial(request, *args, **kwargs)
+        if request.method not in ("GET", "HEAD", "OPTIONS"):
+            check_content_length(request.META)
+
+
+def _paginated(view: Any, request: Request, queryset: Any, serializer: type) -> Response:
+    page = view.paginator.paginate_queryset(queryset, request, view=view)
+    return view.paginator.get_paginated_response(serializer(page, many=True).data)
+
+
+def doc(**kwargs: Any) -> Any:
+    """``extend_schema`` based on our AutoSchema; it would otherwise subclass DRF's default one."""
+
+    def decorate(f: Any) -> Any:
+        f.schema = RoutinesAutoSchema
+        return extend_schema(**kwargs)(f)
+
+    return decorate
+
+
+NO_BODY = doc(request=None)
+
+
+class JobViewSet(RoutinesView, viewsets.GenericViewSet):
+    queryset = Job.objects.none()
+    serializer_class = s.JobSerializer
+    lookup_field = "job_id"
+    lookup_value_regex = "[^/]+"
+    pagination_class = Pagination
+    filter_backends = [FilterBackend]
+    filterset_class = JobFilterSet
+    http_method_names = ["get", "post", "patch", "delete", "head", "options"]
+
+    @doc(summary="List jobs, newest update first")
+    def list(self, request: Request) -> Response:
+        return _paginated(self, request, self.filter_queryset(Job.objects.none()), s.JobSerializer)
+
+    @doc(
+        summary="Create a job (200 with the existing job when its idempotency_key exists)",
+        request=s.JobCreateSerializer,
+        responses={201: s.JobSerializer, 200: s.JobSerializer},
+    )
+    def create(self, request: Request) -> Response:
+        job, created = api.create_or_get(request.data)
+        return Response(s.job_data(job), status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
+
+    @doc(summary="One job")
+    def retrieve(self, request: Request, job_id: str) -> Response:
+        return Response(s.job_data(api.get(job_id)))
+
+    @doc(summary="Change an active or paused job", request=s.JobPatchSerializer)
+    def partial_update(self, request: Request, job_id: str) -> Response:
+        return Response(s.job_data(api.update(job_id, request.data)))
+
+    @doc(summary="Delete a job; its runs and events stay")
+    def destroy(self, request: Request, job_id: str) -> Response:
+        api.delete(job_id)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+    @doc(
+        summary="Due jobs, earliest first (a plain list)",
+        parameters=[
+            OpenApiParameter("at", OpenApiTypes.STR, description="ISO 8601 or epoch ms; default now"),
+            OpenApiParameter("limit", OpenApiTypes.INT, description="at most this many"),
+            OpenApiParameter("include_claimed", OpenApiTypes.BOOL, description="also running jobs"),
+        ],
+        responses=s.JobSerializer(many=True),
+    )
+    @action(detail=False, methods=["get"], url_path="due", filter_backends=[], pagination_class=None)
+    def due(self, request: Request) -> Response:
+        params = request.query_params
+        data: dict[str, Any] = {}
+        if params.get("at"):
+            data["at"] = int_param(params["at"])
+        if params.get("limit"):
+            data["limit"] = int_param(params["limit"])
+        if params.get("include_claimed"):
+            data["include_claimed"] = bool_param(params["include_claimed"])
+        return Response(s.JobSerializer(api.due_jobs(data), many=True).data)
+
+    @doc(summary="When the next job is due", responses=s.NextDueSerializer)
+    @action(detail=False, methods=["get"], url_path="next-due", filter_backends=[], pagination_class=None)
+    def next_due(self, request: Request) -> Response:
+        return Response(s.NextDueSerializer({"next_due_at": api.next_due_at()}).data)
+
+    @NO_BODY
+    @action(detail=True, methods=["post"], filter_backends=[])
+    def cancel(self, request: Request, job_id: str) -> Response:
+        api.cancel(job_id)
+        return Response(s.job_data(api.get(job_id)))
+
+    @NO_BODY
+    @action(detail=True, methods=["post"], filter_backends=[])
+    def pause(self, request: Request, job_id: str) -> Response:
+        return Response(s.job_data(api.update(job_id, {"state": "paused"})))
+
+    @NO_BODY
+    @action(detail=True, methods=["post"], filter_backends=[])
+    def resume(self, request: Request, job_id: str) -> Response:
+        return Response(s.job_data(api.update(job_id, {"state": "active"})))
+
+    @doc(summary="Execute the target now as a manual run", request=None, responses={201: s.RunSerializer})
+    @action(detail=True, methods=["post"], url_path="run-now", filter_backends=[])
+    def run_now(self, request: Request, job_id: str) -> Response:
+        return Response(s.run_data(api.run_now(job_id)), status=status.HTTP_201_CREATED)
+
+    @doc(summary="The job's runs, newest first", responses=s.RunSerializer(many=True))
+    @action(detail=True, methods=["get"], filter_backends=[])
+    def runs(self, request: Request, job_id: str) -> Response:
+        api.get(job_id)
+        return _paginated(self, request, api.filter_runs({"job_id": job_id}), s.RunSerializer)
+
+
+class RunViewSet(RoutinesView, viewsets.GenericViewSet):
+    queryset = Run.objects.none()
+    serializer_class = s.RunSerializer
+    lookup_field = "run_id"
+    lookup_value_regex = "[^/]+"
+    pagination_class = Pagination
+    filter_backends = [FilterBackend]
+    filterset_class = RunFilterSet
+
+    @doc(summary="Run history, newest first")
+    def list(self, request: Request) -> Response:
+        return _paginated(self, request, self.filter_queryset(Run.objects.none()), s.RunSerializer)
+
+    @doc(summary="One run")
+    def retrieve(self, request: Request, run_id: str) -> Response:
+        return Response(s.run_data(api.get_run(run_id)))
+
+
+class RunDueView(RoutinesView):
+    @doc(
+        summary="Run what is due (for HTTP-triggered cron)",
+        request=s.RunDueRequestSerializer,
+        responses={200: s.RunDueResponseSerializer},
+    )
+    def post(self, request: Request) -> Response:
+        results = api.run_due(request.data)
+        body = [
+            {"job_id": r.job_id, "slot_at": r.slot_at, "run_id": r.run.run_id, "status": r.status, "outcome": r.outcome}
+            for r in results
+        ]
+        return Response({"results": s.DueResultSerializer(body, many=True).data})
+
+
+SCHEMA_SETTINGS = {
+    "TITLE": "routines",
+    "DESCRIPTION": "Durable delayed and recurring jobs (SPEC §7). Errors: {error, detail, field}.",
+    "VERSION": "1",
+    "COMPONENT_SPLIT_REQUEST": True,
+}
+
+
+class SchemaView(SpectacularAPIView):
+    """The OpenAPI 3 document of the routines URLs, at whatever prefix they are mounted."""
+
+    custom_settings = SCHEMA_SETTINGS
+    schema = RoutinesAutoSchema()
+
+    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        from routines.urls import api_urlpatterns
+
+        prefix = request.path_info.lstrip("/")
+        prefix = prefix[: -len("schema/")] if prefix.endswith("schema/") else ""
+        self.patterns = [path(prefix, include(api_urlpatterns))]
+        return super().get(request, *args, **kwargs)
