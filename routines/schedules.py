@@ -12,10 +12,11 @@ from typing import Any
 from .exceptions import InvalidInput
 from .times import add_ms, coerce_time, to_ms
 
-SCHEDULE_TYPES = ("once", "interval")
+SCHEDULE_TYPES = ("once", "interval", "cron")
 _KEYS = {
     "once": {"type", "at"},
     "interval": {"type", "every_ms", "start_at", "catch_up"},
+    "cron": {"type", "expr", "timezone", "catch_up"},
 }
 # An interval longer than ~100 years is a mistake, and bounding it keeps slot math in range.
 MAX_EVERY_MS = 100 * 366 * 24 * 3600 * 1000
