@@ -83,6 +83,7 @@ def test_every_problem_is_reported_at_once(settings: Any) -> None:
     assert sorted(ids(settings)) == ["routines.E002", "routines.E003", "routines.E004"]
 
 
+@pytest.mark.django_db  # Django 6.1's JSONField check asks the database whether it supports JSON
 def test_the_check_is_registered_with_django(settings: Any) -> None:
     settings.ROUTINES = {"NOPE": 1}
     assert "routines.E002" in [e.id for e in checks.run_checks()]

@@ -1,0 +1,48 @@
+"""The Django/Python test matrix: ``nox -s django5.2`` (Python 3.11) and ``nox -s django6`` (3.12).
+
+The databases come from ROUTINES_NOX_DBS (comma-separated ``sqlite,postgres,mysql``; default
+``sqlite``), named as in README's Testing section. Arguments after ``--`` go to pytest. The
+everyday ``bash scripts/test.sh`` stays on the project's own .venv; .ci/run calls these sessions.
+"""
+
+from __future__ import annotations
+
+import os
+
+import nox
+
+nox.options.default_venv_backend = "venv"
+nox.options.reuse_existing_virtualenvs = True
+nox.options.sessions = ["django5.2", "django6"]
+
+DBS = ("sqlite", "postgres", "mysql")
+
+
+def run_suite(session: nox.Session, django: str) -> None:
+    dbs = [db.strip() for db in os.environ.get("ROUTINES_NOX_DBS", "sqlite").split(",") if db.strip()]
+    unknown = sorted(set(dbs) - set(DBS))
+    if unknown:
+        session.error(f"ROUTINES_NOX_DBS: unknown database {', '.join(unknown)} (use {', '.join(DBS)})")
+    extras = "test,postgres" + (",mysql" if "mysql" in dbs else "")
+    session.install("--quiet", "-e", f".[{extras}]", django)
+    session.run("python", "-c", "import django, sys; print('Django', django.get_version(), 'on Python', sys.version)")
+    failed = []
+    for db in dbs:
+        try:
+            session.run(
+                "python", "-m", "pytest", "-q", "-p", "no:cacheprovider", *session.posargs, env={"ROUTINES_TEST_DB": db}
+            )
+        except nox.command.CommandFailed:
+            failed.append(db)
+    if failed:
+        session.error(f"the suite failed on {', '.join(failed)}")
+
+
+@nox.session(name="django5.2", python="3.11")
+def django52(session: nox.Session) -> None:
+    run_suite(session, "Django>=5.2,<5.3")
+
+
+@nox.session(name="django6", python="3.12")
+def django6(session: nox.Session) -> None:
+    run_suite(session, "Django>=6.0,<7")
