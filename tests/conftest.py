@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from datetime import datetime, timezone
+from typing import Any
 
 import pytest
+from django.test import Client
 
 T0 = datetime(2026, 1, 1, 12, 0, tzinfo=timezone.utc)
 
@@ -13,3 +15,22 @@ T0 = datetime(2026, 1, 1, 12, 0, tzinfo=timezone.utc)
 def t0() -> datetime:
     """A fixed instant tests schedule around (explicit clocks keep them deterministic)."""
     return T0
+
+
+@pytest.fixture
+def staff_client(db: None, django_user_model: Any, client: Client) -> Client:
+    """A logged-in staff user: what the REST API allows by default."""
+    client.force_login(django_user_model.objects.create_user("staff", password="pw", is_staff=True))
+    return client
+
+
+@pytest.fixture
+def user_client(db: None, django_user_model: Any) -> Client:
+    client = Client()
+    client.force_login(django_user_model.objects.create_user("user", password="pw"))
+    return client
+
+
+@pytest.fixture
+def anon_client(db: None) -> Client:
+    return Client()
