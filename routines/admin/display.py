@@ -46,7 +46,9 @@ def span(seconds: float) -> str:
         return f"{int(seconds // 60)} min"
     if seconds < 48 * 3600:
         return f"{int(seconds // 3600)} h"
-    return f"{int(seconds // 86400)} days"
+    if seconds < 730 * 86400:
+        return f"{int(seconds // 86400)} days"
+    return f"{int(seconds // (365.25 * 86400))} years"
 
 
 def until(at: datetime, now: datetime) -> str:
@@ -59,23 +61,37 @@ def until(at: datetime, now: datetime) -> str:
 
 def ago(at: datetime, now: datetime) -> str:
     seconds = (now - at).total_seconds()
+    if 0 <= seconds < 5:
+        return "just now"
     return f"{span(seconds)} ago" if seconds >= 0 else f"in {span(seconds)}"
 
 
-def stamp(at: datetime | None) -> str:
+def stamp(at: datetime | None, *, short: bool = False) -> str:
+    """The instant in the current time zone; ``short`` drops seconds, and the year when it is this year."""
     if at is None:
         return EMPTY
     local = timezone.localtime(at)
-    return f"{local:%d %b %Y %H:%M:%S} {local.tzname() or ''}".strip()
+    if short:
+        pattern = "%d %b %H:%M" if local.year == timezone.localtime().year else "%d %b %Y %H:%M"
+    else:
+        pattern = "%d %b %Y %H:%M:%S"
+    return f"{local.strftime(pattern)} {local.tzname() or ''}".strip()
 
 
 def when(at: datetime | None, relative: str) -> SafeString | str:
-    """A relative time with the exact instant underneath (and in the tooltip)."""
+    """A relative time with the instant underneath (the exact one in the tooltip)."""
     if at is None:
         return EMPTY
     return format_html(
         '<span class="routines-when" title="{}">{}</span><br><small class="routines-stamp">{}</small>',
         stamp(at),
         relative,
-        stamp(at),
+        stamp(at, short=True),
     )
+
+
+def duration(started: datetime | None, finished: datetime | None) -> str:
+    if started is None or finished is None:
+        return "running" if finished is None and started is not None else EMPTY
+    seconds = (finished - started).total_seconds()
+    return f"{seconds * 1000:.0f} ms" if seconds < 1 else f"{seconds:.1f} s" if seconds < 60 else span(seconds)

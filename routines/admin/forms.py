@@ -39,14 +39,17 @@ class JSONTextField(forms.JSONField):
     def __init__(self, **kwargs: Any) -> None:
         kwargs.setdefault("encoder", TimeJSONEncoder)
         kwargs.setdefault(
-            "widget", forms.Textarea(attrs={"rows": 6, "cols": 90, "class": "vLargeTextField routines-json-input"})
+            "widget", forms.Textarea(attrs={"rows": 4, "cols": 90, "class": "vLargeTextField routines-json-input"})
         )
         super().__init__(**kwargs)
 
     def prepare_value(self, value: Any) -> Any:
         if isinstance(value, InvalidJSONInput):
             return value
-        return json.dumps(value, ensure_ascii=False, indent=2, cls=self.encoder)
+        text = json.dumps(value, ensure_ascii=False, indent=2, cls=self.encoder)
+        # Fields are copied per form, so sizing this widget to its text touches no other form.
+        self.widget.attrs["rows"] = min(max(text.count("\n") + 2, 3), 24)
+        return text
 
 
 class JobForm(forms.ModelForm):

@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.contrib import admin, messages
+from django.contrib.admin.utils import flatten
 from django.db.models import F, OuterRef, Q, QuerySet, Subquery
 from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed, HttpResponseRedirect
 from django.urls import path, reverse
@@ -148,24 +149,21 @@ class JobAdmin(admin.ModelAdmin):
     ordering = (F("next_run_at").asc(nulls_last=True), "job_id")
     list_per_page = 100
     actions = (run_now, pause, resume, cancel)
-    runtime_fields = (
-        "state_badge",
+    state_fields = (
+        ("state_badge", "attempts"),
         "schedule_summary",
+        "next_run",
         "upcoming_runs",
-        "next_run_at",
-        "attempt_count",
-        "current_run_id",
-        "current_slot_at",
-        "last_run_id",
-        "last_run_at",
+        ("last_run", "last_run_id"),
         "last_result",
         "last_error",
-        "claimed_by",
-        "lease_expires_at",
-        "created_at",
-        "updated_at",
-        "cancelled_at",
-        "completed_at",
+    )
+    detail_fields = (
+        ("next_run_at", "attempt_count"),
+        ("current_run_id", "current_slot_at"),
+        ("claimed_by", "lease_expires_at"),
+        ("created_at", "updated_at"),
+        ("cancelled_at", "completed_at"),
     )
 
     class Media:
@@ -196,16 +194,15 @@ class JobAdmin(admin.ModelAdmin):
         if obj is None:
             return [definition]
         return [
-            ("State", {"fields": self.runtime_fields}),
+            ("State", {"fields": self.state_fields}),
             definition,
-            ("Recent runs", {"fields": ("recent_runs",)}),
-            ("Journal", {"fields": ("journal",)}),
+            ("Runtime details", {"fields": self.detail_fields, "classes": ["collapse"]}),
         ]
 
     def get_readonly_fields(self, request: HttpRequest, obj: Job | None = None) -> Any:
         if obj is None:
             return ()
-        readonly = ("job_id", *self.runtime_fields, "recent_runs", "journal")
+        readonly = ("job_id", *flatten(self.state_fields), *flatten(self.detail_fields))
         if obj.state in api.EDITABLE_STATES:
             return readonly
         # Busy or finished jobs cannot be updated (job_busy / job_terminal): show them, don't offer edits.
@@ -236,6 +233,19 @@ class JobAdmin(admin.ModelAdmin):
             path("run-due/", self.admin_site.admin_view(self.run_due_view), name="routines_job_run_due"),
         ]
         return urls + super().get_urls()
+
+    def change_view(
+        self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
+        """Runs and journal go below the form as full-width tables, the way an inline would."""
+        extra = dict(extra_context or {})
+        job = self.get_object(request, object_id)
+        if job is not None:
+            extra["routines_panels"] = [
+                ("Recent runs (newest first)", self.recent_runs(job)),
+                ("Journal (newest first)", self.journal(job)),
+            ]
+        return super().change_view(request, object_id, form_url, extra_context=extra)
 
     def changelist_view(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> HttpResponse:
         extra = {"can_run_due": self.has_change_permission(request), **(extra_context or {})}
@@ -279,9 +289,7 @@ class JobAdmin(admin.ModelAdmin):
         if obj.next_run_at is None:
             return display.EMPTY
         relative = display.until(obj.next_run_at, timezone.now())
-        if obj.state == "paused":
-            relative = f"paused ({relative})"
-        elif relative.endswith("overdue"):
+        if relative.endswith("overdue") and obj.state != "paused":
             relative = format_html('<span class="routines-overdue">{}</span>', relative)
         return display.when(obj.next_run_at, relative)
 
@@ -297,10 +305,10 @@ class JobAdmin(admin.ModelAdmin):
             '{} {}<br><small class="routines-stamp">{}</small>',
             display.badge(outcome),
             link,
-            display.stamp(obj.last_run_at),
+            display.stamp(obj.last_run_at, short=True),
         )
 
-    @admin.display(description="attempts", ordering="attempt_count")
+    @admin.display(description="attempts")
     def attempts(self, obj: Job) -> str:
         max_attempts = (obj.retry_policy or {}).get("max_attempts", 1)
         return f"{obj.attempt_count} / {max_attempts}"
@@ -322,15 +330,15 @@ class JobAdmin(admin.ModelAdmin):
             ),
         )
 
-    @admin.display(description="recent runs (newest first)")
     def recent_runs(self, obj: Job) -> SafeString | str:
         runs = list(Run.objects.filter(job_id=obj.job_id).order_by("-started_at", "-run_id")[:RECENT_RUNS])
         if not runs:
             return "No runs yet."
         rows = format_html_join(
             "",
-            "<tr><td><a href='{}'>{}</a></td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td>"
-            "<td><pre>{}</pre></td></tr>",
+            "<tr><td><a href='{}'>{}</a></td><td>{}</td><td class='routines-nowrap'>{}</td><td>{}</td>"
+            "<td class='routines-nowrap'>{}</td><td class='routines-nowrap'>{}</td>"
+            "<td class='routines-json-cell'><pre>{}</pre></td></tr>",
             (
                 (
                     reverse("admin:routines_run_change", args=[run.run_id]),
@@ -339,7 +347,7 @@ class JobAdmin(admin.ModelAdmin):
                     "manual" if run.manual else display.stamp(run.slot_at),
                     run.attempt,
                     display.stamp(run.started_at),
-                    display.stamp(run.finished_at),
+                    display.duration(run.started_at, run.finished_at),
                     _short_json(run.error if run.error is not None else run.result),
                 )
                 for run in runs
@@ -348,20 +356,19 @@ class JobAdmin(admin.ModelAdmin):
         all_runs = reverse("admin:routines_run_changelist") + f"?job_id={obj.job_id}"
         return format_html(
             '<table class="routines-table routines-runs"><thead><tr><th>run</th><th>status</th><th>slot</th>'
-            "<th>attempt</th><th>started</th><th>finished</th><th>result / error</th></tr></thead>"
+            "<th>attempt</th><th>started</th><th>took</th><th>result / error</th></tr></thead>"
             '<tbody>{}</tbody></table><p><a href="{}">All runs of this job</a></p>',
             rows,
             all_runs,
         )
 
-    @admin.display(description="journal (newest first)")
     def journal(self, obj: Job) -> SafeString | str:
         events = list(Event.objects.filter(job_id=obj.job_id).order_by("-id")[:RECENT_EVENTS])
         if not events:
             return "No events."
         rows = format_html_join(
             "",
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td><pre>{}</pre></td></tr>",
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td class='routines-json-cell'><pre>{}</pre></td></tr>",
             (
                 (display.stamp(e.created_at), e.event_type, e.run_id or display.EMPTY, _short_json(e.payload))
                 for e in events
