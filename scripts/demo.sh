@@ -15,3 +15,6 @@ from routines.models import Run
 for r in Run.objects.order_by('started_at')[:20]:
     print(f'  {r.started_at:%H:%M:%S}  {r.job_id:<22} attempt {r.attempt}  {r.status:<9} {r.result or r.error}')
 "
+echo
+echo "See them in the admin: (cd example_project && ../.venv/bin/python manage.py runserver)"
+echo "then open http://127.0.0.1:8000/admin/routines/job/ and log in with the account printed above."

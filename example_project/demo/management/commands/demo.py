@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from datetime import timedelta
 from typing import Any
 
@@ -10,6 +11,7 @@ from django.utils import timezone
 
 from routines import api
 
+ADMIN_USER = "admin"
 DEMO_JOBS: list[dict[str, Any]] = [
     {
         "job_id": "demo.digest",
@@ -69,3 +71,21 @@ class Command(BaseCommand):
             job = api.create(spec)
             nxt = f"{job.next_run_at:%Y-%m-%d %H:%M:%S} UTC" if job.next_run_at else "none"
             self.stdout.write(f"routine {job.job_id}: {job.state}, next run {nxt}")
+        self.stdout.write(admin_hint())
+
+
+def admin_hint() -> str:
+    """Create the demo superuser once (its password printed); later runs say how to reset it."""
+    from django.contrib.auth import get_user_model
+
+    users = get_user_model()
+    if users.objects.filter(username=ADMIN_USER).exists():
+        login = f"log in as {ADMIN_USER!r} (forgot the password? python manage.py changepassword {ADMIN_USER})"
+    else:
+        password = secrets.token_urlsafe(12)
+        users.objects.create_superuser(ADMIN_USER, "admin@example.com", password)
+        login = f"log in as {ADMIN_USER!r} with password {password!r}"
+    return (
+        "\nAdmin: run `python manage.py runserver` in example_project/, open "
+        f"http://127.0.0.1:8000/admin/routines/job/ and {login}."
+    )
