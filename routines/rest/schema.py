@@ -31,6 +31,7 @@ def _variant(title: str, type_name: str, properties: dict[str, Any], required: t
         "title": title,
         "properties": {"type": {"type": "string", "enum": [type_name]}, **properties},
         "required": ["type", *required],
+        "additionalProperties": False,
     }
 
 
@@ -60,12 +61,14 @@ SESSION: dict[str, Any] = {
             "title": "live",
             "properties": {"kind": {"type": "string", "enum": ["live"]}, "ref": {"type": "string"}},
             "required": ["kind", "ref"],
+            "additionalProperties": False,
         },
         {
             "type": "object",
             "title": "routed",
             "properties": {"kind": {"type": "string", "enum": ["routed"]}, "opts": OBJECT},
             "required": ["kind"],
+            "additionalProperties": False,
         },
     ]
 }
@@ -80,6 +83,7 @@ TARGET: dict[str, Any] = {
                 "run_opts": {
                     "type": "object",
                     "properties": {"kind": {"type": "string"}, "input": ANY, "metadata": OBJECT},
+                    "additionalProperties": False,
                 },
                 "outcome": {"type": "string", "enum": ["completed", "failed", "cancelled"]},
                 "result": ANY,
@@ -96,8 +100,18 @@ TARGET: dict[str, Any] = {
                 "query_opts": OBJECT,
                 "thread": {
                     "oneOf": [
-                        {"type": "object", "properties": {"thread_id": {"type": "string"}}, "required": ["thread_id"]},
-                        {"type": "object", "properties": {"start": OBJECT}, "required": ["start"]},
+                        {
+                            "type": "object",
+                            "properties": {"thread_id": {"type": "string"}},
+                            "required": ["thread_id"],
+                            "additionalProperties": False,
+                        },
+                        {
+                            "type": "object",
+                            "properties": {"start": OBJECT},
+                            "required": ["start"],
+                            "additionalProperties": False,
+                        },
                     ]
                 },
                 "stop_session": {"type": "boolean"},
@@ -134,6 +148,7 @@ RETRY_POLICY: dict[str, Any] = {
         "max_attempts": {"type": "integer", "minimum": 1, "maximum": MAX_ATTEMPTS},
         "backoff_ms": {"type": "integer", "minimum": 0, "maximum": MAX_BACKOFF_MS},
     },
+    "additionalProperties": False,
 }
 IDEMPOTENCY_KEY: dict[str, Any] = {"type": "string", "minLength": 1, "maxLength": MAX_KEY_LENGTH}
 CLAIM_TTL_MS: dict[str, Any] = {"type": "integer", "minimum": 1, "maximum": MAX_TTL_MS}
@@ -149,6 +164,18 @@ ERROR_CODES = {
     "415": "`unsupported_media_type`",
     "429": "`throttled`",
 }
+
+
+CLOSED_REQUESTS = ("JobCreateRequest", "PatchedJobPatchRequest", "RunDueRequestRequest")
+
+
+def close_request_bodies(result: dict[str, Any], generator: Any, request: Any, public: bool) -> dict[str, Any]:
+    """Unknown keys are refused (``unsupported_*_key``), so the request bodies say so."""
+    schemas = result.get("components", {}).get("schemas", {})
+    for name in CLOSED_REQUESTS:
+        if name in schemas:
+            schemas[name]["additionalProperties"] = False
+    return result
 
 
 class RoutinesAutoSchema(AutoSchema):

@@ -208,6 +208,15 @@ SCHEMA_SETTINGS = {
     "DESCRIPTION": "Durable delayed and recurring jobs (SPEC §7). Errors: {error, detail, field}.",
     "VERSION": "1",
     "COMPONENT_SPLIT_REQUEST": True,
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "routines.rest.schema.close_request_bodies",
+    ],
+    "ENUM_NAME_OVERRIDES": {
+        "JobStateEnum": "routines.validation.STATES",
+        "EditableStateEnum": ["active", "paused"],
+        "RunStatusEnum": "routines.validation.RUN_STATUSES",
+    },
 }
 
 
