@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import builtins
 from collections.abc import Iterable, Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import IntegrityError, connection, transaction
@@ -40,6 +40,7 @@ __all__ = [
     "list",
     "list_due",
     "next_due_at",
+    "prune",
     "run_due",
     "run_now",
     "update",
@@ -478,3 +479,22 @@ def run_now(job_id: str) -> Run:
     if job.state in BUSY_STATES:
         raise JobBusy(f"job {job_id!r} is {job.state}")
     return run_manual(job)
+
+
+# Housekeeping ----------------------------------------------------------------------------------
+
+
+def prune(
+    runs_older_than: timedelta | None = None,
+    events_older_than: timedelta | None = None,
+    keep_last: int | None = None,
+    dry_run: bool = False,
+) -> dict[str, int]:
+    """Delete finished Runs and Events past their retention (defaults: ROUTINES PRUNE_*), in batches.
+
+    Each job's newest ``keep_last`` Runs and every running Run are kept. Returns
+    ``{"runs": n, "events": n}``: what was deleted, or with ``dry_run`` what would be.
+    """
+    from . import pruning
+
+    return pruning.prune(runs_older_than, events_older_than, keep_last, dry_run)
