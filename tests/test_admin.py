@@ -241,6 +241,14 @@ def test_delete_page_deletes_through_the_api(admin_client_: Client) -> None:
     assert events("a")[-1] == "routine_deleted"
 
 
+def test_a_running_job_cannot_be_deleted(admin_client_: Client) -> None:
+    in_state("busy", "running")
+    assert "deletelink" not in page(admin_client_, f"{CHANGELIST}busy/change/")
+    before = snapshot()
+    assert admin_client_.post(f"{CHANGELIST}busy/delete/", {"post": "yes"}).status_code == 403
+    assert snapshot() == before
+
+
 def test_run_due_view_runs_what_is_due_through_the_runner(admin_client_: Client) -> None:
     in_state("due", "active")
     in_state("bad", "active")

@@ -220,8 +220,16 @@ class JobAdmin(admin.ModelAdmin):
     def save_model(self, request: HttpRequest, obj: Job, form: Any, change: bool) -> None:
         """The form already wrote through the API while validating; nothing is left to save."""
 
+    def has_delete_permission(self, request: HttpRequest, obj: Job | None = None) -> bool:
+        if obj is not None and obj.state == "running":
+            return False  # api.delete refuses with job_busy; don't offer it
+        return super().has_delete_permission(request, obj)
+
     def delete_model(self, request: HttpRequest, obj: Job) -> None:
-        api.delete(obj.job_id)
+        try:
+            api.delete(obj.job_id)
+        except RoutineError as exc:  # started running since the page was shown
+            self.message_user(request, f"{obj.job_id}: not deleted: {exc.code} ({exc.detail})", messages.ERROR)
 
     def get_actions(self, request: HttpRequest) -> dict[str, Any]:
         actions = super().get_actions(request)
