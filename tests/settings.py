@@ -6,6 +6,7 @@ own test database name, and child processes the tests start inherit it through t
 (ROUTINES_USE_TEST_DB=1 makes them connect to it directly).
 """
 
+import importlib.util
 import os
 import tempfile
 
@@ -58,6 +59,17 @@ ROUTINES = {
     },
     "CALLABLE_ALLOWLIST": ["tests.callables.*"],
 }
+
+# Django Tasks for the `task` target: django.tasks on Django 6, else the django-tasks backport;
+# the database backend (django-tasks-db) when installed. Absent packages just skip those tests.
+if importlib.util.find_spec("django.tasks") or importlib.util.find_spec("django_tasks"):
+    _tasks = "django.tasks" if importlib.util.find_spec("django.tasks") else "django_tasks"
+    if _tasks == "django_tasks":
+        INSTALLED_APPS.append("django_tasks")
+    TASKS = {"default": {"BACKEND": f"{_tasks}.backends.immediate.ImmediateBackend"}}
+    if importlib.util.find_spec("django_tasks_db"):
+        INSTALLED_APPS.append("django_tasks_db")
+        TASKS["database"] = {"BACKEND": "django_tasks_db.DatabaseBackend", "QUEUES": ["default", "reports"]}
 
 _suffix = os.environ.setdefault("ROUTINES_TEST_SUFFIX", str(os.getpid()))
 _engine = os.environ.get("ROUTINES_TEST_DB", "sqlite")

@@ -68,10 +68,12 @@ def _register_builtins() -> None:
     from .callable import CallableExecutor
     from .query import QueryExecutor
     from .run import RunExecutor
+    from .task import TaskExecutor
 
     register("run", RunExecutor())
     register("query", QueryExecutor())
     register("callable", CallableExecutor())
+    register("task", TaskExecutor())
 
 
 _register_builtins()

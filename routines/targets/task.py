@@ -1,0 +1,114 @@
+"""The ``task`` target: hand execution to Django's Tasks framework (SPEC §11).
+
+The run only *enqueues* a ``@task`` (``django.tasks`` on Django 6, the ``django-tasks`` backport
+on Django 5.2), so the work itself scales out on whatever task backend the project runs. The
+task's ``name`` is a dotted path obeying ``ROUTINES["CALLABLE_ALLOWLIST"]``, checked before
+anything is imported, at validation and again at execution.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+from typing import Any
+
+from ..exceptions import InvalidInput
+from ..validation import check_json
+from .base import COMPLETED, FAILED, Context, Executor, Outcome, RunFields, check_keys, invalid
+from .callable import check_allowed, error_data
+
+logger = logging.getLogger("routines")
+
+KEYS = {"type", "name", "args", "kwargs", "queue_name", "priority", "backend"}
+MIN_PRIORITY, MAX_PRIORITY = -100, 100
+MAX_NAME_LENGTH = 200
+INSTALL_HINT = 'task targets need Django 6 or the django-tasks backport: pip install "django-routines[tasks]"'
+
+
+def task_classes() -> tuple[type, ...]:
+    """The Task classes that can be enqueued here: Django's own and/or the backport's."""
+    classes = []
+    for module in ("django.tasks.base", "django_tasks.base"):
+        try:
+            classes.append(importlib.import_module(module).Task)
+        except (ImportError, AttributeError):
+            continue
+    return tuple(classes)
+
+
+def _label(value: object, key: str) -> str:
+    if not isinstance(value, str) or not value or len(value) > MAX_NAME_LENGTH:
+        raise invalid(f"{key} must be a string of 1-{MAX_NAME_LENGTH} characters")
+    return value
+
+
+class TaskExecutor(Executor):
+    def validate(self, target: dict[str, Any]) -> dict[str, Any]:
+        check_keys(target, KEYS)
+        if "name" not in target:
+            raise invalid("name is required")
+        name = check_allowed(target["name"], key="name")
+        args = target.get("args", [])
+        if not isinstance(args, list):
+            raise invalid("args must be an array")
+        kwargs = target.get("kwargs", {})
+        if not isinstance(kwargs, dict):
+            raise invalid("kwargs must be an object")
+        out: dict[str, Any] = {"type": "task", "name": name, "args": args, "kwargs": kwargs}
+        for key in ("queue_name", "backend"):
+            if key in target and target[key] is not None:
+                out[key] = _label(target[key], key)
+        if "priority" in target and target["priority"] is not None:
+            priority = target["priority"]
+            if (
+                isinstance(priority, bool)
+                or not isinstance(priority, int)
+                or not MIN_PRIORITY <= priority <= MAX_PRIORITY
+            ):
+                raise invalid(f"priority must be an integer from {MIN_PRIORITY} to {MAX_PRIORITY}")
+            out["priority"] = priority
+        if not task_classes():
+            raise invalid(INSTALL_HINT)
+        return out
+
+    def run_fields(self, target: dict[str, Any], payload: Any) -> RunFields:
+        return RunFields(
+            scope={"task": target.get("name")},
+            input={"args": target.get("args", []), "kwargs": target.get("kwargs", {})},
+        )
+
+    def execute(self, context: Context) -> Outcome:
+        target = context.target
+        name = target["name"]
+        try:
+            task = load_task(name)
+            options = {key: target[key] for key in ("queue_name", "priority", "backend") if key in target}
+            if options:
+                task = task.using(**options)
+            result = task.enqueue(*target.get("args", []), **target.get("kwargs", {}))
+            data = {"task_result_id": str(result.id), "backend": str(result.backend)}
+            check_json(data, "result", "invalid_result")
+        except Exception as exc:
+            logger.warning("task %s of job %s could not be enqueued: %s", name, context.job_id, exc)
+            return Outcome(FAILED, error=error_data(exc))
+        return Outcome(COMPLETED, result=data)
+
+
+def load_task(name: str) -> Any:
+    """Check ``name`` against the allow-list, then import it and make sure it is a ``@task``."""
+    try:
+        check_allowed(name, key="name")
+    except InvalidInput as exc:
+        raise PermissionError(exc.detail) from None
+    classes = task_classes()
+    if not classes:
+        raise ImportError(INSTALL_HINT)
+    module_path, attr = name.rsplit(".", 1)
+    module = importlib.import_module(module_path)
+    try:
+        task = getattr(module, attr)
+    except AttributeError:
+        raise ImportError(f"module {module_path!r} has no attribute {attr!r}") from None
+    if not isinstance(task, classes):
+        raise TypeError(f"{name!r} is not a Django task (define it with @task)")
+    return task
