@@ -49,10 +49,18 @@ def communicate(proc: subprocess.Popen[str], timeout: float = 60) -> str:
     return stdout
 
 
-def running_run(job_id: str) -> Run:
-    return wait_for(
-        lambda: Run.objects.filter(job_id=job_id, status="running").first(), what=f"a running Run of {job_id}"
-    )
+def running_run(job_id: str, runner: subprocess.Popen[str]) -> Run:
+    """The Run ``runner`` is executing for ``job_id``, once it is claimed (fails fast if it died)."""
+
+    def claimed() -> Run | None:
+        run = Run.objects.filter(job_id=job_id, status="running").first()
+        if run is None and runner.poll() is not None:
+            output = runner.stdout.read() if runner.stdout else ""
+            errors = runner.stderr.read() if runner.stderr else ""
+            raise AssertionError(f"the runner exited with {runner.returncode} before claiming: {output}{errors}")
+        return run
+
+    return wait_for(claimed, what=f"a running Run of {job_id}")
 
 
 def wait_until_lease_expired(job_id: str) -> None:
@@ -116,7 +124,7 @@ def test_a_killed_runners_slot_is_taken_over_after_its_lease_expires(
     )
     make("crash", sched, sleeping(60), retry_policy=retry_policy)
     victim = start("--runner-id", "victim", "--claim-ttl-ms", "3000")
-    dead = running_run("crash")
+    dead = running_run("crash", victim)
     victim.send_signal(signal.SIGKILL)
     victim.wait(10)
 
@@ -152,7 +160,7 @@ def test_a_killed_runners_slot_is_taken_over_after_its_lease_expires(
 def test_a_stale_finisher_closes_its_run_but_the_job_stays_the_newer_runners() -> None:
     make("late", once(db_now() - SECOND), sleeping(2.5), retry_policy={"max_attempts": 2})
     victim = start("--runner-id", "victim", "--claim-ttl-ms", "800")
-    first = running_run("late")
+    first = running_run("late", victim)
     wait_until_lease_expired("late")
     newer = Runner(runner_id="newer")
     assert newer.rescue() == 1
@@ -228,7 +236,7 @@ def test_run_due_loop_survives_a_database_outage(server: str, tmp_path: Path) ->
     log = tmp_path / "loop.log"
     loop = start("--loop", "--max-wait", "0.5", "--runner-id", "looper", "--claim-ttl-ms", "2000", log=log)
     try:
-        running_run("slow")
+        running_run("slow", loop)
         if server == "postgresql":
             allow_connections(False)
         try:
