@@ -3,18 +3,17 @@
 Each batch is one SELECT of primary keys and one DELETE by those keys, each in its own short
 transaction, so pruning a large table never holds locks for long and the number of queries grows
 with the number of batches, not rows. A job's newest ``keep_last`` runs and every running Run
-are never candidates: the SELECT itself excludes them (a correlated subquery finds each job's
-``keep_last``-th newest start time through the ``(job_id, -started_at)`` index).
+are never deleted: one query first finds each job's ``keep_last``-th newest start time through
+the ``(job_id, -started_at)`` index, and batches walk the old finished runs in start order.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import Any
 
-from django.db.models import OuterRef, QuerySet, Subquery
+from django.db import connection
+from django.db.models import Q
 
 from .conf import routines_settings
 from .exceptions import InvalidInput
@@ -55,28 +54,32 @@ def _count(value: object, field: str, low: int) -> int:
     return value
 
 
-def prunable_runs(cutoff: datetime, keep_last: int) -> QuerySet[Run]:
-    qs = Run.objects.filter(started_at__lt=cutoff).exclude(status=Run.Status.RUNNING)
-    if keep_last > 0:
-        kth_newest = (
-            Run.objects.filter(job_id=OuterRef("job_id"))
-            .order_by("-started_at", "-run_id")
-            .values("started_at")[keep_last - 1 : keep_last]
-        )
-        # A job with fewer than keep_last runs gives NULL: nothing of it is prunable.
-        qs = qs.filter(started_at__lt=Subquery(kth_newest))
-    return qs
+def kth_newest_starts(keep_last: int) -> dict[str, datetime]:
+    """Each job's ``keep_last``-th newest run start, in one query (one index probe per job).
 
-
-def _in_batches(select: Callable[[int], list[Any]], delete: Callable[[list[Any]], int], batch_size: int) -> int:
-    removed = 0
-    while True:
-        keys = select(batch_size)
-        if not keys:
-            return removed
-        removed += delete(keys)
-        if len(keys) < batch_size:
-            return removed
+    Runs started before it are outside the job's newest ``keep_last``; jobs with fewer runs are
+    absent. Computed once before deleting: runs created meanwhile only push older runs further
+    down, so a run prunable by this answer stays prunable.
+    """
+    table = connection.ops.quote_name(Run._meta.db_table)
+    job, started = connection.ops.quote_name("job_id"), connection.ops.quote_name("started_at")
+    run_id = connection.ops.quote_name("run_id")
+    sql = (
+        f"SELECT j.{job}, (SELECT r.{started} FROM {table} r WHERE r.{job} = j.{job} "
+        f"ORDER BY r.{started} DESC, r.{run_id} DESC LIMIT 1 OFFSET %s) "
+        f"FROM (SELECT DISTINCT {job} FROM {table}) j"
+    )
+    col = Run._meta.get_field("started_at").get_col(Run._meta.db_table)
+    converters = connection.ops.get_db_converters(col) + col.output_field.get_db_converters(connection)
+    out: dict[str, datetime] = {}
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [keep_last - 1])
+        for job_id, value in cursor.fetchall():
+            for converter in converters:
+                value = converter(value, col, connection)
+            if value is not None:
+                out[job_id] = value
+    return out
 
 
 def prune(
@@ -98,25 +101,49 @@ def prune(
     if not isinstance(dry_run, bool):
         raise InvalidInput("dry_run must be true or false", code="invalid_filter", field="dry_run")
     now = now or db_now()
-    runs = prunable_runs(now - runs_age, keep)
-    events = Event.objects.filter(created_at__lt=now - events_age)
-    if dry_run:
-        return {"runs": runs.count(), "events": events.count()}
-
-    def select_runs(n: int) -> list[str]:
-        return list(runs.order_by("started_at", "run_id").values_list("run_id", flat=True)[:n])
-
-    def delete_runs(keys: list[str]) -> int:
-        # Re-checked: a run cannot go back to running, but keep the guard next to the DELETE.
-        return Run.objects.filter(run_id__in=keys).exclude(status=Run.Status.RUNNING).delete()[0]
-
-    def select_events(n: int) -> list[int]:
-        return list(events.order_by("id").values_list("id", flat=True)[:n])
-
-    def delete_events(keys: list[int]) -> int:
-        return Event.objects.filter(id__in=keys).delete()[0]
-
     return {
-        "runs": _in_batches(select_runs, delete_runs, size),
-        "events": _in_batches(select_events, delete_events, size),
+        "runs": _prune_runs(now - runs_age, keep, size, dry_run),
+        "events": _prune_events(now - events_age, size, dry_run),
     }
+
+
+def _prune_runs(cutoff: datetime, keep_last: int, size: int, dry_run: bool) -> int:
+    """Walk old finished runs in (started_at, run_id) order, a batch at a time, never revisiting."""
+    limits = kth_newest_starts(keep_last) if keep_last > 0 else None
+    old = Run.objects.filter(started_at__lt=cutoff).exclude(status=Run.Status.RUNNING).order_by("started_at", "run_id")
+    removed = 0
+    after: tuple[datetime, str] | None = None
+    while True:
+        qs = old
+        if after is not None:
+            qs = qs.filter(Q(started_at__gt=after[0]) | Q(started_at=after[0], run_id__gt=after[1]))
+        rows = list(qs.values_list("run_id", "job_id", "started_at")[:size])
+        if not rows:
+            return removed
+        after = (rows[-1][2], rows[-1][0])
+        keys = [
+            run_id
+            for run_id, job_id, started in rows
+            if limits is None or (job_id in limits and started < limits[job_id])
+        ]
+        if keys and not dry_run:
+            # Re-checked next to the DELETE: a run finished since, or still running, is safe either way.
+            removed += Run.objects.filter(run_id__in=keys).exclude(status=Run.Status.RUNNING).delete()[0]
+        else:
+            removed += len(keys)
+        if len(rows) < size:
+            return removed
+
+
+def _prune_events(cutoff: datetime, size: int, dry_run: bool) -> int:
+    old = Event.objects.filter(created_at__lt=cutoff)
+    if dry_run:
+        return old.count()
+    removed = 0
+    while True:
+        keys = list(old.order_by("id").values_list("id", flat=True)[:size])
+        if not keys:
+            return removed
+        removed += Event.objects.filter(id__in=keys).delete()[0]
+        if len(keys) < size:
+            return removed

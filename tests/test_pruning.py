@@ -122,14 +122,16 @@ def insert_runs_fast(rows: list[tuple[str, str, str, datetime]]) -> None:
         "started_at, job_created_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
     )
     epoch = ops.adapt_datetimefield_value(datetime(1970, 1, 1, tzinfo=timezone.utc))
+    values = [
+        (run_id, job_id, "routine", status, "{}", "{}", "[]", 1, True, ops.adapt_datetimefield_value(at), epoch)
+        for run_id, job_id, status, at in rows
+    ]
+    chunk = 80 if connection.vendor == "sqlite" else 1000  # old SQLite takes 999 parameters a statement
+    head, row = sql.split(" VALUES ")
     with connection.cursor() as cursor:
-        cursor.executemany(
-            sql,
-            [
-                (run_id, job_id, "routine", status, "{}", "{}", "[]", 1, True, ops.adapt_datetimefield_value(at), epoch)
-                for run_id, job_id, status, at in rows
-            ],
-        )
+        for i in range(0, len(values), chunk):
+            part = values[i : i + chunk]
+            cursor.execute(f"{head} VALUES {', '.join([row] * len(part))}", [v for r in part for v in r])
 
 
 def test_100k_runs_are_pruned_in_bounded_batches() -> None:
