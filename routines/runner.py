@@ -439,13 +439,20 @@ class Runner:
         def write() -> tuple[list[Run], list[Event]]:
             fenced: list[Run] = []
             events: list[Event] = []
+            writes: list[tuple[Claim, dict[str, Any], list[Event]]] = []
             with transaction.atomic():
                 for item in pending:
                     claim = item.claim
                     fields, evs = transition(
                         claim.job, claim.slot_at, claim.attempt, item.outcome, self.clock.now, claim.run
                     )
-                    if fenced_update(claim.job["job_id"], claim.run.run_id, {**fields, "updated_at": now}):
+                    writes.append((claim, {**fields, "updated_at": now}, evs))
+                won = fenced_update_many([(c.job["job_id"], c.run.run_id, f) for c, f, _ in writes])
+                for claim, fields, evs in writes:
+                    ok = claim.job["job_id"] in won if won is not None else None
+                    if ok is None:
+                        ok = fenced_update(claim.job["job_id"], claim.run.run_id, fields)
+                    if ok:
                         fenced.append(claim.run)
                         events.extend(evs)
                     else:
@@ -594,6 +601,46 @@ def fenced_update(job_id: str, run_id: str, fields: dict[str, Any]) -> bool:
     with connection.cursor() as cursor:
         cursor.execute(sql, [*params, job_id, run_id])
         return cursor.rowcount > 0
+
+
+def fenced_update_many(writes: list[tuple[str, str, dict[str, Any]]]) -> set[str] | None:
+    """``fenced_update`` of many jobs in one UPDATE … RETURNING; the job ids written.
+
+    Each row keeps its own fence (its ``job_id`` with its ``current_run_id``), so a job another
+    runner took over is left alone exactly as with one UPDATE per job. None where the database
+    has no UPDATE … RETURNING (MySQL/MariaDB, SQLite before 3.35): the caller then writes one by one.
+    """
+    if len(writes) < 2 or not connection.features.can_return_rows_from_bulk_insert:
+        return None
+    if connection.vendor == "sqlite":
+        import sqlite3
+
+        if sqlite3.sqlite_version_info < (3, 35):
+            return None
+    elif connection.vendor != "postgresql":
+        return None
+    qn = connection.ops.quote_name
+    names = list(dict.fromkeys(name for _, _, fields in writes for name in fields))
+    sets: list[str] = []
+    params: list[Any] = []
+    for name in names:
+        column = qn(Job._meta.get_field(name).column)
+        whens = []
+        for job_id, _, fields in writes:
+            if name in fields:
+                whens.append(f"WHEN %s THEN {_param(Job, name)}")
+                params += [job_id, _value(Job, name, fields[name])]
+        sets.append(f"{column} = CASE {qn('job_id')} {' '.join(whens)} ELSE {column} END")
+    fences = " OR ".join([f"({qn('job_id')} = %s AND {qn('current_run_id')} = %s)"] * len(writes))
+    for job_id, run_id, _ in writes:
+        params += [job_id, run_id]
+    sql = (
+        f"UPDATE {qn(Job._meta.db_table)} SET {', '.join(sets)}, {qn('version')} = {qn('version')} + 1"
+        f" WHERE {qn('state')} = 'running' AND ({fences}) RETURNING {qn('job_id')}"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return {row[0] for row in cursor.fetchall()}
 
 
 def finish_runs(runs: list[Run]) -> None:
