@@ -146,7 +146,7 @@ def test_concurrent_run_due_commands_execute_each_slot_exactly_once(
     outputs = finish(procs, tmp_path / "go")
     reported = [row["run_id"] for out in outputs for row in json.loads(out)]
     assert len(reported) == len(set(reported)) == Run.objects.count()
-    assert sum(1 for out in outputs if json.loads(out)) > 1, "only one runner got any work"
+    # Which runner wins how much depends on scheduling; the small-batch test below forces sharing.
     assert_every_slot_ran_exactly_once(workload)
 
 
