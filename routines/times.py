@@ -6,6 +6,8 @@ strings; everything comes out as an aware UTC datetime. Stdlib only.
 
 from __future__ import annotations
 
+import re
+import sys
 from datetime import datetime, timedelta, timezone, tzinfo
 
 UTC = timezone.utc
@@ -34,7 +36,7 @@ def coerce_time(value: object, tz: tzinfo) -> datetime:
         if text.endswith(("Z", "z")):
             text = text[:-1] + "+00:00"
         try:
-            value = datetime.fromisoformat(text)
+            value = datetime.fromisoformat(text if sys.version_info >= (3, 11) else _for_py310(text))
         except ValueError:
             raise ValueError("is not an ISO 8601 datetime") from None
     if isinstance(value, datetime):
@@ -45,6 +47,20 @@ def coerce_time(value: object, tz: tzinfo) -> datetime:
         except (OverflowError, ValueError):
             raise ValueError("is out of range") from None
     raise ValueError("must be a datetime, an ISO 8601 string or integer epoch milliseconds")
+
+
+_FRACTION_AND_OFFSET = re.compile(r"^(.*T\d{2}:\d{2}:\d{2})(?:[.,](\d{1,9}))?(?:([+-]\d{2}):?(\d{2})?)?$")
+
+
+def _for_py310(text: str) -> str:
+    """Rewrite ISO forms Python 3.10's ``fromisoformat`` refuses (``.5``, ``+0100``) into ones it takes."""
+    match = _FRACTION_AND_OFFSET.match(text.replace(" ", "T", 1) if "T" not in text else text)
+    if match is None:
+        return text
+    head, fraction, hours, minutes = match.groups()
+    fraction = f".{(fraction or '0')[:6]:0<6}" if fraction else ""
+    offset = f"{hours}:{minutes or '00'}" if hours else ""
+    return f"{head}{fraction}{offset}"
 
 
 def to_ms(value: datetime) -> int:

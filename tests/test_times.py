@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from routines.times import EPOCH, MAX_MS, UTC, add_ms, coerce_time, iso, to_ms
+from routines.times import EPOCH, MAX_MS, UTC, _for_py310, add_ms, coerce_time, iso, to_ms
 
 PARIS = ZoneInfo("Europe/Paris")
 
@@ -92,3 +92,18 @@ def test_epoch_ms_round_trips(ms: int) -> None:
 @given(st.datetimes(timezones=st.just(UTC), min_value=datetime(1971, 1, 1), max_value=datetime(9998, 1, 1)))
 def test_iso_round_trips(value: datetime) -> None:
     assert coerce_time(iso(value), PARIS) == value
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("2026-01-01T12:00:00.5+00:00", "2026-01-01T12:00:00.500000+00:00"),
+        ("2026-01-01T12:00:00+0100", "2026-01-01T12:00:00+01:00"),
+        ("2026-01-01 12:00:00.123456789-0530", "2026-01-01T12:00:00.123456-05:30"),
+        ("2026-01-01T12:00:00.25", "2026-01-01T12:00:00.250000"),
+        ("2026-01-01", "2026-01-01"),
+    ],
+)
+def test_iso_forms_python_310_refuses_are_rewritten_into_ones_it_takes(text: str, expected: str) -> None:
+    assert _for_py310(text) == expected
+    datetime.fromisoformat(_for_py310(text))
