@@ -1,0 +1,154 @@
+"""Hand-built SQL for the runner's hot path: the claim, the fenced finish and the Run finish.
+
+The ORM's expression compilation (Case/When, bulk_update) cost more CPU per job than the
+database's own work, so these few statements are written out. Values still go through each
+field's own database adaptation, and every statement keeps the fence the ORM version had.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from django.db import connection
+
+from .models import Job, Run
+
+RUN_FINISH_FIELDS = ["status", "result", "error", "finished_at", "scope", "steps", "metadata"]
+
+
+def _value(model: type[Job] | type[Run], name: str, value: Any) -> Any:
+    return model._meta.get_field(name).get_db_prep_save(value, connection)
+
+
+def _param(model: type[Job] | type[Run], name: str) -> str:
+    """A placeholder, typed on PostgreSQL where an all-NULL CASE would otherwise be text."""
+    if connection.vendor != "postgresql":
+        return "%s"
+    return f"CAST(%s AS {model._meta.get_field(name).db_type(connection)})"
+
+
+def claim_update(
+    rows: list[dict[str, Any]],
+    run_ids: dict[str, str],
+    due_at: datetime,
+    now: datetime,
+    lease: datetime,
+    runner_id: str,
+    locked: bool,
+) -> int:
+    """Move ``rows`` to ``running`` in one UPDATE; the number of rows this runner won.
+
+    Locked rows (PostgreSQL, MySQL) cannot have changed; on SQLite each row's ``version`` must
+    still be the one read, so a row another runner claimed in between is skipped.
+    """
+    qn = connection.ops.quote_name
+    params: list[Any] = []
+    cases = []
+    for job_id, run_id in run_ids.items():
+        cases.append("WHEN %s THEN %s")
+        params += [job_id, run_id]
+    # Order matters on MySQL, which assigns left to right: read `state` before setting it.
+    sets = (
+        f"{qn('current_slot_at')} = CASE WHEN {qn('state')} = 'retry_waiting' THEN {qn('current_slot_at')}"
+        f" ELSE {qn('next_run_at')} END, {qn('attempt_count')} = {qn('attempt_count')} + 1,"
+        f" {qn('current_run_id')} = CASE {qn('job_id')} {' '.join(cases)} END,"
+        f" {qn('claimed_by')} = %s, {qn('lease_expires_at')} = %s, {qn('updated_at')} = %s,"
+        f" {qn('version')} = {qn('version')} + 1, {qn('state')} = 'running'"
+    )
+    params += [runner_id, _value(Job, "lease_expires_at", lease), _value(Job, "updated_at", now)]
+    if locked:
+        where = f"{qn('job_id')} IN ({', '.join(['%s'] * len(rows))})"
+        params += [row["job_id"] for row in rows]
+    else:
+        where = " OR ".join([f"({qn('job_id')} = %s AND {qn('version')} = %s)"] * len(rows))
+        for row in rows:
+            params += [row["job_id"], row["version"]]
+    params += [_value(Job, "next_run_at", due_at)]
+    sql = (
+        f"UPDATE {qn(Job._meta.db_table)} SET {sets} WHERE ({where})"
+        f" AND {qn('state')} IN ('active', 'retry_waiting') AND {qn('next_run_at')} <= %s"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.rowcount
+
+
+def fenced_update(job_id: str, run_id: str, fields: dict[str, Any]) -> bool:
+    """Write ``fields`` to the job only if ``run_id`` still holds it (SPEC §6.3)."""
+    qn = connection.ops.quote_name
+    sets = [f"{qn(Job._meta.get_field(name).column)} = %s" for name in fields]
+    params = [_value(Job, name, value) for name, value in fields.items()]
+    sql = (
+        f"UPDATE {qn(Job._meta.db_table)} SET {', '.join(sets)}, {qn('version')} = {qn('version')} + 1"
+        f" WHERE {qn('job_id')} = %s AND {qn('current_run_id')} = %s AND {qn('state')} = 'running'"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*params, job_id, run_id])
+        return cursor.rowcount > 0
+
+
+def fenced_update_many(writes: list[tuple[str, str, dict[str, Any]]]) -> set[str] | None:
+    """``fenced_update`` of many jobs in one UPDATE … RETURNING; the job ids written.
+
+    Each row keeps its own fence (its ``job_id`` with its ``current_run_id``), so a job another
+    runner took over is left alone exactly as with one UPDATE per job. None where the database
+    has no UPDATE … RETURNING (MySQL/MariaDB, SQLite before 3.35): the caller then writes one by one.
+    """
+    if len(writes) < 2 or not connection.features.can_return_rows_from_bulk_insert:
+        return None
+    if connection.vendor == "sqlite":
+        import sqlite3
+
+        if sqlite3.sqlite_version_info < (3, 35):
+            return None
+    elif connection.vendor != "postgresql":
+        return None
+    qn = connection.ops.quote_name
+    names = list(dict.fromkeys(name for _, _, fields in writes for name in fields))
+    sets: list[str] = []
+    params: list[Any] = []
+    for name in names:
+        column = qn(Job._meta.get_field(name).column)
+        whens = []
+        for job_id, _, fields in writes:
+            if name in fields:
+                whens.append(f"WHEN %s THEN {_param(Job, name)}")
+                params += [job_id, _value(Job, name, fields[name])]
+        sets.append(f"{column} = CASE {qn('job_id')} {' '.join(whens)} ELSE {column} END")
+    fences = " OR ".join([f"({qn('job_id')} = %s AND {qn('current_run_id')} = %s)"] * len(writes))
+    for job_id, run_id, _ in writes:
+        params += [job_id, run_id]
+    sql = (
+        f"UPDATE {qn(Job._meta.db_table)} SET {', '.join(sets)}, {qn('version')} = {qn('version')} + 1"
+        f" WHERE {qn('state')} = 'running' AND ({fences}) RETURNING {qn('job_id')}"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return {row[0] for row in cursor.fetchall()}
+
+
+def finish_runs(runs: list[Run]) -> None:
+    """Write the final fields of ``runs`` with one UPDATE per chunk (CASE on run_id)."""
+    if not runs:
+        return
+    qn = connection.ops.quote_name
+    # SQLite's and MySQL's placeholder limits: keep a statement under 999 parameters.
+    per = len(runs) if connection.vendor == "postgresql" else max(1, 999 // (2 * len(RUN_FINISH_FIELDS) + 1))
+    for start in range(0, len(runs), per):
+        chunk = runs[start : start + per]
+        sets: list[str] = []
+        params: list[Any] = []
+        for name in RUN_FINISH_FIELDS:
+            column = qn(Run._meta.get_field(name).column)
+            whens = " ".join([f"WHEN %s THEN {_param(Run, name)}"] * len(chunk))
+            sets.append(f"{column} = CASE {qn('run_id')} {whens} END")
+            for run in chunk:
+                params += [run.run_id, _value(Run, name, getattr(run, name))]
+        params += [run.run_id for run in chunk]
+        sql = (
+            f"UPDATE {qn(Run._meta.db_table)} SET {', '.join(sets)}"
+            f" WHERE {qn('run_id')} IN ({', '.join(['%s'] * len(chunk))})"
+        )
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
