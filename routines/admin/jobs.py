@@ -231,8 +231,10 @@ class JobAdmin(admin.ModelAdmin):
         except RoutineError as exc:  # started running since the page was shown
             self.message_user(request, f"{obj.job_id}: not deleted: {exc.code} ({exc.detail})", messages.ERROR)
 
-    def get_actions(self, request: HttpRequest) -> dict[str, Any]:
-        actions = super().get_actions(request)
+    def get_actions(self, request: HttpRequest, action_location: Any = None) -> dict[str, Any]:
+        # action_location is Django 6.1's parameter; 5.2 calls without it.
+        kwargs = {} if action_location is None else {"action_location": action_location}
+        actions = super().get_actions(request, **kwargs)
         actions.pop("delete_selected", None)  # bulk delete would skip api.delete and its journal
         return actions
 
