@@ -72,6 +72,21 @@ def clear() -> None:
 # Create and change -----------------------------------------------------------------------------
 
 
+def normalize(raw: object, *, patch: bool = False, now: datetime | None = None) -> dict[str, Any]:
+    """Validate a job input (or a patch) the way ``create`` (``update``) will, writing nothing.
+
+    Shells that show errors before writing (the admin form) call this, so there is one set of rules.
+    """
+    fn = validation.normalize_patch if patch else validation.normalize_job
+    return fn(
+        raw,
+        now=now or timezone.now(),
+        tz=timezone.get_current_timezone(),
+        validate_target=targets.validate,
+        max_payload_bytes=routines_settings.MAX_PAYLOAD_BYTES,
+    )
+
+
 def create(job_input: Mapping[str, Any]) -> Job:
     """Create a job; an explicitly given ``idempotency_key`` that exists returns that job instead."""
     return create_or_get(job_input)[0]
@@ -80,13 +95,7 @@ def create(job_input: Mapping[str, Any]) -> Job:
 def create_or_get(job_input: Mapping[str, Any]) -> tuple[Job, bool]:
     """``create``, also saying whether the job is new (the REST API answers 201 or 200)."""
     now = timezone.now()
-    data = validation.normalize_job(
-        job_input,
-        now=now,
-        tz=timezone.get_current_timezone(),
-        validate_target=targets.validate,
-        max_payload_bytes=routines_settings.MAX_PAYLOAD_BYTES,
-    )
+    data = normalize(job_input, now=now)
     explicit_key = isinstance(job_input, Mapping) and "idempotency_key" in job_input
     if explicit_key:
         existing = Job.objects.filter(idempotency_key=data["idempotency_key"]).first()
@@ -143,17 +152,10 @@ def create_many(inputs: Iterable[Mapping[str, Any]]) -> builtins.list[Job]:
     ``job_id`` or implicit key that is taken raises ``AlreadyExists`` and writes nothing at all.
     """
     now = timezone.now()
-    tz = timezone.get_current_timezone()
     items: builtins.list[tuple[dict[str, Any], bool]] = []
     for index, job_input in enumerate(inputs):
         try:
-            data = validation.normalize_job(
-                job_input,
-                now=now,
-                tz=tz,
-                validate_target=targets.validate,
-                max_payload_bytes=routines_settings.MAX_PAYLOAD_BYTES,
-            )
+            data = normalize(job_input, now=now)
         except InvalidInput as exc:
             raise _at_index(exc, index) from None
         items.append((data, isinstance(job_input, Mapping) and "idempotency_key" in job_input))
@@ -252,13 +254,7 @@ def _check_free(new_ids: dict[str, int], new_keys: dict[str, int]) -> None:
 def update(job_id: str, patch: Mapping[str, Any]) -> Job:
     """Apply ``patch`` to an active or paused job; ``state`` is how pause and resume work."""
     now = timezone.now()
-    changes = validation.normalize_patch(
-        patch,
-        now=now,
-        tz=timezone.get_current_timezone(),
-        validate_target=targets.validate,
-        max_payload_bytes=routines_settings.MAX_PAYLOAD_BYTES,
-    )
+    changes = normalize(patch, patch=True, now=now)
     for _ in range(WRITE_ATTEMPTS):
         job = get(job_id)
         _check_editable(job)

@@ -293,9 +293,7 @@ def normalize_run_filter(raw: object) -> dict[str, Any]:
     if data.get("status") is not None:
         out["status"] = _choice(data["status"], "status", RUN_STATUSES)
     if data.get("manual") is not None:
-        if not isinstance(data["manual"], bool):
-            raise InvalidInput("manual must be true or false", code="invalid_filter", field="manual")
-        out["manual"] = data["manual"]
+        out["manual"] = _filter_bool(data["manual"], "manual")
     return out
 
 
@@ -307,9 +305,7 @@ def normalize_due_filter(raw: object, *, tz: tzinfo) -> dict[str, Any]:
     if data.get("limit") is not None:
         out["limit"] = positive_int(data["limit"], "limit", "invalid_filter")
     if "include_claimed" in data:
-        if not isinstance(data["include_claimed"], bool):
-            raise InvalidInput("include_claimed must be true or false", code="invalid_filter", field="include_claimed")
-        out["include_claimed"] = data["include_claimed"]
+        out["include_claimed"] = _filter_bool(data["include_claimed"], "include_claimed")
     return out
 
 
@@ -351,6 +347,12 @@ def _filter_mapping(raw: object, allowed: tuple[str, ...]) -> Mapping[str, Any]:
         if key not in allowed:
             raise InvalidInput(f"unsupported filter {key!r}", code="unsupported_filter", field=str(key))
     return raw
+
+
+def _filter_bool(value: object, field: str) -> bool:
+    if not isinstance(value, bool):
+        raise InvalidInput(f"{field} must be true or false", code="invalid_filter", field=field)
+    return value
 
 
 def _filter_str(value: object, field: str, max_length: int = MAX_KEY_LENGTH) -> str:

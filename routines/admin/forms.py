@@ -14,10 +14,8 @@ from typing import Any
 
 from django import forms
 from django.forms.fields import InvalidJSONInput
-from django.utils import timezone
 
-from .. import api, targets, validation
-from ..conf import routines_settings
+from .. import api, validation
 from ..exceptions import InvalidInput, RoutineError
 from ..fields import TimeJSONEncoder
 from ..models import Job
@@ -86,15 +84,8 @@ class JobForm(forms.ModelForm):
         if self.errors:
             return cleaned
         raw = self._create_input(cleaned) if self.adding else self._patch(cleaned)
-        normalize = validation.normalize_job if self.adding else validation.normalize_patch
         try:
-            normalized = normalize(
-                raw,
-                now=timezone.now(),
-                tz=timezone.get_current_timezone(),
-                validate_target=targets.validate,
-                max_payload_bytes=routines_settings.MAX_PAYLOAD_BYTES,
-            )
+            normalized = api.normalize(raw, patch=not self.adding)
         except InvalidInput as exc:
             self._add_routine_error(exc)
             return cleaned
