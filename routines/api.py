@@ -102,22 +102,8 @@ def create_or_get(job_input: Mapping[str, Any]) -> tuple[Job, bool]:
         if existing is not None:
             return existing, False
     policy.check("create", data)
-    job = Job(
-        **data,
-        schedule_type=data["schedule"]["type"],
-        target_type=data["target"]["type"],
-        created_at=now,
-        updated_at=now,
-    )
-    created = event(
-        "routine_created",
-        job.job_id,
-        now,
-        schedule_type=job.schedule_type,
-        target_type=job.target_type,
-        state=job.state,
-        next_run_at=iso(job.next_run_at),
-    )
+    job = _new_job(data, now)
+    created = _created_event(job)
 
     def write() -> None:
         with transaction.atomic():
@@ -182,28 +168,9 @@ def create_many(inputs: Iterable[Mapping[str, Any]]) -> builtins.list[Job]:
         new_ids[data["job_id"]] = new_keys[key] = index
         positions[key] = len(new_jobs)
         result.append(len(new_jobs))
-        new_jobs.append(
-            Job(
-                **data,
-                schedule_type=data["schedule"]["type"],
-                target_type=data["target"]["type"],
-                created_at=now,
-                updated_at=now,
-            )
-        )
+        new_jobs.append(_new_job(data, now))
     _check_free(new_ids, new_keys)
-    created = [
-        event(
-            "routine_created",
-            job.job_id,
-            now,
-            schedule_type=job.schedule_type,
-            target_type=job.target_type,
-            state=job.state,
-            next_run_at=iso(job.next_run_at),
-        )
-        for job in new_jobs
-    ]
+    created = [_created_event(job) for job in new_jobs]
 
     def write() -> None:
         with transaction.atomic():
@@ -249,6 +216,29 @@ def _check_free(new_ids: dict[str, int], new_keys: dict[str, int]) -> None:
         if taken:
             value = min(taken, key=lambda v: values[v])
             raise AlreadyExists(f"inputs[{values[value]}]: {field} {value!r} already exists", field=field)
+
+
+def _new_job(data: dict[str, Any], now: datetime) -> Job:
+    """An unsaved Job from normalised input; the type columns are denormalised for filters."""
+    return Job(
+        **data,
+        schedule_type=data["schedule"]["type"],
+        target_type=data["target"]["type"],
+        created_at=now,
+        updated_at=now,
+    )
+
+
+def _created_event(job: Job) -> Event:
+    return event(
+        "routine_created",
+        job.job_id,
+        job.created_at,
+        schedule_type=job.schedule_type,
+        target_type=job.target_type,
+        state=job.state,
+        next_run_at=iso(job.next_run_at),
+    )
 
 
 def update(job_id: str, patch: Mapping[str, Any]) -> Job:
