@@ -92,8 +92,17 @@ def worker(db: str, name: str, go: str) -> None:
         time.sleep(0.001)
     counter = Counter()
     began = time.time()
+    profile = os.environ.get("ROUTINES_BENCH_PROFILE")
+    if profile:
+        import cProfile
+
+        profiler = cProfile.Profile()
+        profiler.enable()
     with connection.execute_wrapper(counter):
         executed = len(api.run_due())
+    if profile:
+        profiler.disable()
+        profiler.dump_stats(f"{profile}.{os.getpid()}")
     ended = time.time()
     # Commits are not statements Django's wrapper sees; count one per transaction the runner ran.
     print(

@@ -21,13 +21,6 @@ def _value(model: type[Job] | type[Run], name: str, value: Any) -> Any:
     return model._meta.get_field(name).get_db_prep_save(value, connection)
 
 
-def _param(model: type[Job] | type[Run], name: str) -> str:
-    """A placeholder, typed on PostgreSQL where an all-NULL CASE would otherwise be text."""
-    if connection.vendor != "postgresql":
-        return "%s"
-    return f"CAST(%s AS {model._meta.get_field(name).db_type(connection)})"
-
-
 def claim_update(
     rows: list[dict[str, Any]],
     run_ids: dict[str, str],
@@ -89,7 +82,7 @@ def fenced_update(job_id: str, run_id: str, fields: dict[str, Any]) -> bool:
 
 
 def fenced_update_many(writes: list[tuple[str, str, dict[str, Any]]]) -> set[str] | None:
-    """``fenced_update`` of many jobs in one UPDATE … RETURNING; the job ids written.
+    """``fenced_update`` of many jobs in few UPDATE … RETURNING statements; the job ids written.
 
     Each row keeps its own fence (its ``job_id`` with its ``current_run_id``), so a job another
     runner took over is left alone exactly as with one UPDATE per job. None where the database
@@ -97,12 +90,13 @@ def fenced_update_many(writes: list[tuple[str, str, dict[str, Any]]]) -> set[str
     """
     if len(writes) < 2 or not connection.features.can_return_rows_from_bulk_insert:
         return None
-    if connection.vendor == "sqlite":
-        import sqlite3
+    if connection.vendor == "postgresql":
+        return _fenced_update_unnest(writes)
+    if connection.vendor != "sqlite":
+        return None
+    import sqlite3
 
-        if sqlite3.sqlite_version_info < (3, 35):
-            return None
-    elif connection.vendor != "postgresql":
+    if sqlite3.sqlite_version_info < (3, 35):
         return None
     qn = connection.ops.quote_name
     names = list(dict.fromkeys(name for _, _, fields in writes for name in fields))
@@ -113,7 +107,7 @@ def fenced_update_many(writes: list[tuple[str, str, dict[str, Any]]]) -> set[str
         whens = []
         for job_id, _, fields in writes:
             if name in fields:
-                whens.append(f"WHEN %s THEN {_param(Job, name)}")
+                whens.append("WHEN %s THEN %s")
                 params += [job_id, _value(Job, name, fields[name])]
         sets.append(f"{column} = CASE {qn('job_id')} {' '.join(whens)} ELSE {column} END")
     fences = " OR ".join([f"({qn('job_id')} = %s AND {qn('current_run_id')} = %s)"] * len(writes))
@@ -128,20 +122,72 @@ def fenced_update_many(writes: list[tuple[str, str, dict[str, Any]]]) -> set[str
         return {row[0] for row in cursor.fetchall()}
 
 
+def _array_type(model: type[Job] | type[Run], name: str) -> str:
+    """``varchar[]`` rather than ``varchar(64)[]``: a cast to the sized type would truncate."""
+    return model._meta.get_field(name).db_type(connection).split("(")[0] + "[]"
+
+
+def _update_from_arrays(
+    model: type[Job] | type[Run], keys: list[str], names: list[str], rows: list[list[Any]], where: str, tail: str = ""
+) -> Any:
+    """``UPDATE … FROM unnest(arrays)`` on PostgreSQL: one parameter per column, not per value.
+
+    A CASE over every row costs the server O(rows²) and the client a placeholder per value;
+    unnest joins the rows by key with one array per column. ``rows[i]`` holds the values of
+    ``keys + names`` for one row; ``where`` may use ``t`` (the table) and ``v.k0``… (the keys).
+    """
+    qn = connection.ops.quote_name
+    columns = [*keys, *names]
+    arrays = [[row[i] for row in rows] for i in range(len(columns))]
+    aliases = [f"k{i}" for i in range(len(keys))] + [f"c{i}" for i in range(len(names))]
+    unnest = ", ".join(f"%s::{_array_type(model, column)}" for column in columns)
+    sets = ", ".join(f"{qn(model._meta.get_field(n).column)} = v.c{i}" for i, n in enumerate(names))
+    sql = (
+        f"UPDATE {qn(model._meta.db_table)} AS t SET {sets}{tail}"
+        f" FROM unnest({unnest}) AS v({', '.join(aliases)}) WHERE {where}"
+    )
+    cursor = connection.cursor()
+    cursor.execute(sql, arrays)
+    return cursor
+
+
+def _fenced_update_unnest(writes: list[tuple[str, str, dict[str, Any]]]) -> set[str]:
+    groups: dict[tuple[str, ...], list[tuple[str, str, dict[str, Any]]]] = {}
+    for write in writes:
+        groups.setdefault(tuple(sorted(write[2])), []).append(write)
+    won: set[str] = set()
+    for names, group in groups.items():
+        rows = [[job_id, run_id, *(_value(Job, n, fields[n]) for n in names)] for job_id, run_id, fields in group]
+        with _update_from_arrays(
+            Job,
+            ["job_id", "current_run_id"],
+            list(names),
+            rows,
+            "t.job_id = v.k0 AND t.current_run_id = v.k1 AND t.state = 'running' RETURNING t.job_id",
+            tail=', "version" = t."version" + 1',
+        ) as cursor:
+            won.update(row[0] for row in cursor.fetchall())
+    return won
+
+
 def finish_runs(runs: list[Run]) -> None:
-    """Write the final fields of ``runs`` with one UPDATE per chunk (CASE on run_id)."""
+    """Write the final fields of ``runs``: one UPDATE per chunk (unnest on PostgreSQL, else CASE)."""
     if not runs:
+        return
+    if connection.vendor == "postgresql":
+        rows = [[run.run_id, *(_value(Run, n, getattr(run, n)) for n in RUN_FINISH_FIELDS)] for run in runs]
+        _update_from_arrays(Run, ["run_id"], RUN_FINISH_FIELDS, rows, "t.run_id = v.k0").close()
         return
     qn = connection.ops.quote_name
     # SQLite's and MySQL's placeholder limits: keep a statement under 999 parameters.
-    per = len(runs) if connection.vendor == "postgresql" else max(1, 999 // (2 * len(RUN_FINISH_FIELDS) + 1))
+    per = max(1, 999 // (2 * len(RUN_FINISH_FIELDS) + 1))
     for start in range(0, len(runs), per):
         chunk = runs[start : start + per]
         sets: list[str] = []
         params: list[Any] = []
         for name in RUN_FINISH_FIELDS:
             column = qn(Run._meta.get_field(name).column)
-            whens = " ".join([f"WHEN %s THEN {_param(Run, name)}"] * len(chunk))
+            whens = " ".join(["WHEN %s THEN %s"] * len(chunk))
             sets.append(f"{column} = CASE {qn('run_id')} {whens} END")
             for run in chunk:
                 params += [run.run_id, _value(Run, name, getattr(run, name))]
