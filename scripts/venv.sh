@@ -15,6 +15,8 @@ if [ ! -f "$stamp" ]; then
   echo "Installing routines and its dependencies into .venv (once)..."
   if ! { python -m pip install --quiet --upgrade pip && python -m pip install --quiet -e ".[$extras]"; } >"$log" 2>&1; then
     cat "$log" >&2
+    echo "installing the project failed (see above)" >&2
+    exit 1
   fi
   python -c "import routines, django, rest_framework, pytest" || { echo "installing the project failed" >&2; exit 1; }
   touch "$stamp"
