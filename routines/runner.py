@@ -7,7 +7,8 @@ Concurrency is settled by the database, never by a lock held while a target exec
   never wait on each other; on SQLite (one writer at a time) the UPDATE re-checks each row's
   ``version`` instead, so two processes can race for a row and only one wins. The Run rows are
   inserted in the same transaction, so a claimed attempt is visible while it executes.
-* Execute: targets run outside any transaction. A batch's leases are renewed when half spent.
+* Execute: targets run outside any transaction. A batch's leases are renewed when half spent,
+  between jobs by the runner and during one long target by its heartbeat thread (heartbeat.py).
 * Finish: every job's write is fenced by its ``current_run_id``; a runner whose lease expired and
   was taken over closes its Run but cannot touch the job. Finishes are flushed in small batches:
   one UPDATE … RETURNING per flush where the database has it, else one UPDATE per job (sql.py).
@@ -23,6 +24,7 @@ import socket
 import time
 import uuid
 from collections.abc import Callable, Iterable
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
@@ -33,6 +35,7 @@ from django.utils import timezone
 
 from . import schedules, signals, targets
 from .conf import routines_settings
+from .heartbeat import Heartbeat
 from .models import Event, Job, Run
 from .sql import RUN_FINISH_FIELDS, claim_update, fenced_update, fenced_update_many, finish_runs
 from .targets.base import CANCELLED, COMPLETED, FAILED, OUTCOMES, Outcome
@@ -268,18 +271,28 @@ class Runner:
         self.locking = connection.vendor in ("postgresql", "mysql")
         self.max_batch = max(1, int(routines_settings.BATCH_SIZE))
         self.batch = min(self.max_batch, 8)
+        self.heartbeat: Heartbeat | None = None
 
     def run(self) -> list[DueResult]:
         results: list[DueResult] = []
         self.rescue()
-        while not self.should_stop():
-            room = self.max_batch if self.limit is None else self.limit - len(results)
-            if room <= 0:
-                break
-            claims = with_retry(lambda: self.claim(min(self.batch, room)))
-            if not claims:
-                break
-            results.extend(self.execute_batch(claims))
+        # Inside a caller's transaction no other runner can see these claims until it commits,
+        # and a second connection could only wait on that transaction's locks: no heartbeat.
+        if not connection.in_atomic_block:
+            self.heartbeat = Heartbeat(self.keep_alive, self.ttl.total_seconds())
+        try:
+            while not self.should_stop():
+                room = self.max_batch if self.limit is None else self.limit - len(results)
+                if room <= 0:
+                    break
+                claims = with_retry(lambda: self.claim(min(self.batch, room)))
+                if not claims:
+                    break
+                results.extend(self.execute_batch(claims))
+        finally:
+            if self.heartbeat is not None:
+                self.heartbeat.stop()
+                self.heartbeat = None
         return results
 
     # Claim ------------------------------------------------------------------------------------
@@ -362,13 +375,19 @@ class Runner:
         flushed_at = time.monotonic()
         started = time.monotonic()
         done = 0
+        if self.heartbeat is not None:
+            self.heartbeat.hold([c.run.run_id for c in claims])
         try:
             for i, claim in enumerate(claims):
                 if self.should_stop():
                     break
+                if self.heartbeat is not None:
+                    lease_start = max(lease_start, self.heartbeat.renewed_at)
                 if time.monotonic() - lease_start > self.ttl.total_seconds() / 2:
                     kept = self.renew(claims[i:])
                     lease_start = time.monotonic()
+                    if self.heartbeat is not None:
+                        self.heartbeat.renewed()
                     if claim.run.run_id not in kept:
                         done += 1  # taken over by another runner: its attempt is no longer ours
                         continue
@@ -382,6 +401,8 @@ class Runner:
             try:
                 results.extend(self.flush(pending))
             finally:
+                if self.heartbeat is not None:
+                    self.heartbeat.release()
                 if done < len(claims):
                     self.release(claims[done:])
         self._adapt(time.monotonic() - started, max(done, 1))
@@ -407,7 +428,21 @@ class Runner:
                 Job.objects.filter(current_run_id__in=run_ids, state="running").values_list("current_run_id", flat=True)
             )
 
-        return with_retry(write)
+        with self.writing():
+            return with_retry(write)
+
+    def writing(self) -> AbstractContextManager[object]:
+        """Held around the runner's writes to its claimed rows, so the heartbeat's never overlap."""
+        return self.heartbeat.writing if self.heartbeat is not None else nullcontext()
+
+    def keep_alive(self, run_ids: list[str]) -> None:
+        """The heartbeat's renewal (on its own thread and connection): only rows still ours."""
+        lease = self.clock.wall() + self.ttl
+        with_retry(
+            lambda: Job.objects.filter(current_run_id__in=run_ids, state="running").update(
+                lease_expires_at=lease, version=F("version") + 1
+            )
+        )
 
     def release(self, claims: list[Claim]) -> None:
         """Give back claims that were never executed (a stop request or an error in between)."""
@@ -427,7 +462,8 @@ class Runner:
                     if n:
                         Run.objects.filter(run_id=c.run.run_id, status="running").delete()
 
-        with_retry(write)
+        with self.writing():
+            with_retry(write)
 
     # Finish -----------------------------------------------------------------------------------
 
@@ -463,7 +499,8 @@ class Runner:
                 Event.objects.bulk_create(events)
             return fenced, events
 
-        _, events = with_retry(write)
+        with self.writing():
+            _, events = with_retry(write)
         announce(events)
         for item in pending:
             signals.run_finished.send(sender=Run, run=item.claim.run)

@@ -158,13 +158,19 @@ def test_a_killed_runners_slot_is_taken_over_after_its_lease_expires(
 
 
 def test_a_stale_finisher_closes_its_run_but_the_job_stays_the_newer_runners() -> None:
+    """The victim's whole process freezes (SIGSTOP: a VM pause, a swap storm), heartbeat and all,
+    long enough for its lease to expire and another runner to take the slot over."""
     make("late", once(db_now() - SECOND), sleeping(2.5), retry_policy={"max_attempts": 2})
     victim = start("--runner-id", "victim", "--claim-ttl-ms", "800")
     first = running_run("late", victim)
-    wait_until_lease_expired("late")
-    newer = Runner(runner_id="newer")
-    assert newer.rescue() == 1
-    claims = newer.claim(10)
+    victim.send_signal(signal.SIGSTOP)
+    try:
+        wait_until_lease_expired("late")
+        newer = Runner(runner_id="newer")
+        assert newer.rescue() == 1
+        claims = newer.claim(10)
+    finally:
+        victim.send_signal(signal.SIGCONT)
     assert [(c.job["job_id"], c.attempt, c.slot_at) for c in claims] == [("late", 2, first.slot_at)]
     second = claims[0].run
 
