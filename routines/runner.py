@@ -10,8 +10,8 @@ Concurrency is settled by the database, never by a lock held while a target exec
 * Execute: targets run outside any transaction. A batch's leases are renewed when half spent,
   between jobs by the runner and during one long target by its heartbeat thread (heartbeat.py).
 * Finish: every job's write is fenced by its ``current_run_id``; a runner whose lease expired and
-  was taken over closes its Run but cannot touch the job. Finishes are flushed in small batches:
-  one UPDATE … RETURNING per flush where the database has it, else one UPDATE per job (sql.py).
+  was taken over closes its Run but cannot touch the job. Finishes are flushed in small batches
+  of a few statements each, the fence kept per row (sql.py).
 * Rescue: a ``running`` job whose lease expired is failed with ``lease_expired`` and retried or
   advanced under its retry policy.
 """
@@ -49,6 +49,8 @@ LEASE_EXPIRED = {"reason": "lease_expired"}
 # How long a batch may take to execute; the batch size adapts to the measured execution time.
 BATCH_SECONDS = 0.5
 FLUSH_SECONDS = 0.25
+# A batch's statements carry a few placeholders per job: stay well inside SQLite's and MySQL's limits.
+MAX_BATCH = 1000
 # How long a runner that finds every due row locked by other runners' claims waits for more.
 LOCKED_WAIT_SECONDS = 2.0
 
@@ -269,7 +271,7 @@ class Runner:
         self.ttl = timedelta(milliseconds=claim_ttl_ms or int(routines_settings.CLAIM_TTL_MS))
         self.should_stop = should_stop or (lambda: False)
         self.locking = connection.vendor in ("postgresql", "mysql")
-        self.max_batch = max(1, int(routines_settings.BATCH_SIZE))
+        self.max_batch = max(1, min(MAX_BATCH, int(routines_settings.BATCH_SIZE)))
         self.batch = min(self.max_batch, 8)
         self.heartbeat: Heartbeat | None = None
 

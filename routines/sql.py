@@ -81,23 +81,37 @@ def fenced_update(job_id: str, run_id: str, fields: dict[str, Any]) -> bool:
         return cursor.rowcount > 0
 
 
+# Statements with a placeholder per value stay under SQLite's (32,766) and MySQL's (65,535) limits.
+CHUNK = 200
+
+
 def fenced_update_many(writes: list[tuple[str, str, dict[str, Any]]]) -> set[str] | None:
-    """``fenced_update`` of many jobs in few UPDATE … RETURNING statements; the job ids written.
+    """``fenced_update`` of many jobs in a few statements; the job ids written.
 
     Each row keeps its own fence (its ``job_id`` with its ``current_run_id``), so a job another
-    runner took over is left alone exactly as with one UPDATE per job. None where the database
-    has no UPDATE … RETURNING (MySQL/MariaDB, SQLite before 3.35): the caller then writes one by one.
+    runner took over is left alone exactly as with one UPDATE per job. None for a single write
+    and on SQLite before 3.35 (no UPDATE … RETURNING): the caller then writes one by one.
     """
-    if len(writes) < 2 or not connection.features.can_return_rows_from_bulk_insert:
+    if len(writes) < 2:
         return None
     if connection.vendor == "postgresql":
         return _fenced_update_unnest(writes)
-    if connection.vendor != "sqlite":
-        return None
-    import sqlite3
+    if connection.vendor == "sqlite":
+        import sqlite3
 
-    if sqlite3.sqlite_version_info < (3, 35):
+        if sqlite3.sqlite_version_info < (3, 35):
+            return None
+    elif connection.vendor != "mysql":
         return None
+    won: set[str] = set()
+    for start in range(0, len(writes), CHUNK):
+        chunk = writes[start : start + CHUNK]
+        won |= _fenced_update_locked(chunk) if connection.vendor == "mysql" else _fenced_update_returning(chunk)
+    return won
+
+
+def _case_sets(writes: list[tuple[str, str, dict[str, Any]]]) -> tuple[str, list[Any]]:
+    """``col = CASE job_id WHEN … END, …``: each job's own values, other columns left as they are."""
     qn = connection.ops.quote_name
     names = list(dict.fromkeys(name for _, _, fields in writes for name in fields))
     sets: list[str] = []
@@ -110,16 +124,51 @@ def fenced_update_many(writes: list[tuple[str, str, dict[str, Any]]]) -> set[str
                 whens.append("WHEN %s THEN %s")
                 params += [job_id, _value(Job, name, fields[name])]
         sets.append(f"{column} = CASE {qn('job_id')} {' '.join(whens)} ELSE {column} END")
+    sets.append(f"{qn('version')} = {qn('version')} + 1")
+    return ", ".join(sets), params
+
+
+def _fenced_update_returning(writes: list[tuple[str, str, dict[str, Any]]]) -> set[str]:
+    """SQLite: one UPDATE … RETURNING with every row's fence in its WHERE."""
+    qn = connection.ops.quote_name
+    sets, params = _case_sets(writes)
     fences = " OR ".join([f"({qn('job_id')} = %s AND {qn('current_run_id')} = %s)"] * len(writes))
     for job_id, run_id, _ in writes:
         params += [job_id, run_id]
     sql = (
-        f"UPDATE {qn(Job._meta.db_table)} SET {', '.join(sets)}, {qn('version')} = {qn('version')} + 1"
+        f"UPDATE {qn(Job._meta.db_table)} SET {sets}"
         f" WHERE {qn('state')} = 'running' AND ({fences}) RETURNING {qn('job_id')}"
     )
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         return {row[0] for row in cursor.fetchall()}
+
+
+def _fenced_update_locked(writes: list[tuple[str, str, dict[str, Any]]]) -> set[str]:
+    """MySQL/MariaDB have no UPDATE … RETURNING: lock the rows, keep those the fence passes, write them.
+
+    The locks last until the caller's transaction ends, so no other runner can take a row over
+    between the read of its fence and the write.
+    """
+    qn = connection.ops.quote_name
+    runs = {job_id: run_id for job_id, run_id, _ in writes}
+    table = qn(Job._meta.db_table)
+    marks = ", ".join(["%s"] * len(writes))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT {qn('job_id')}, {qn('current_run_id')} FROM {table}"
+            f" WHERE {qn('job_id')} IN ({marks}) AND {qn('state')} = 'running' FOR UPDATE",
+            list(runs),
+        )
+        held = {job_id for job_id, run_id in cursor.fetchall() if runs.get(job_id) == run_id}
+        writes = [w for w in writes if w[0] in held]
+        if writes:
+            sets, params = _case_sets(writes)
+            cursor.execute(
+                f"UPDATE {table} SET {sets} WHERE {qn('job_id')} IN ({', '.join(['%s'] * len(writes))})",
+                [*params, *(w[0] for w in writes)],
+            )
+    return held
 
 
 def _array_type(model: type[Job] | type[Run], name: str) -> str:

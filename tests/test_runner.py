@@ -641,3 +641,10 @@ def test_the_longest_runner_id_is_stored() -> None:
     make("j", once(T0))
     [result] = run_due(T0, runner_id="r" * 200)
     assert Run.objects.get(run_id=result.run.run_id).runner_id == "r" * 200
+
+
+def test_batch_size_is_capped_where_statements_would_outgrow_placeholder_limits(settings: Any) -> None:
+    settings.ROUTINES = {**settings.ROUTINES, "BATCH_SIZE": 50_000}
+    assert Runner().max_batch == 1000
+    settings.ROUTINES = {**settings.ROUTINES, "BATCH_SIZE": 7}
+    assert Runner().max_batch == 7

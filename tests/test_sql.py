@@ -14,14 +14,15 @@ from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 
 from routines.models import Job, Run
-from routines.sql import claim_update, fenced_update, fenced_update_many, finish_runs
+from routines.sql import CHUNK, claim_update, fenced_update, fenced_update_many, finish_runs
 from tests.jobs import EARLY, claim, make, once
 
 pytestmark = pytest.mark.django_db
 
-SUPPORTS_MANY = connection.vendor == "postgresql" or (
+SUPPORTS_MANY = connection.vendor in ("postgresql", "mysql") or (
     connection.vendor == "sqlite" and __import__("sqlite3").sqlite_version_info >= (3, 35)
 )
+NO_MANY = "SQLite before 3.35 has no UPDATE … RETURNING"
 
 
 def running(n: int, prefix: str = "job") -> list[tuple[str, str]]:
@@ -59,7 +60,7 @@ def test_fenced_update_writes_only_while_the_run_holds_the_job(t0: datetime) -> 
     assert not fenced_update(job_id, run_id, {"state": "active"})  # no longer running: the fence holds
 
 
-@pytest.mark.skipif(not SUPPORTS_MANY, reason="MySQL/MariaDB and old SQLite have no UPDATE … RETURNING")
+@pytest.mark.skipif(not SUPPORTS_MANY, reason=NO_MANY)
 def test_fenced_update_many_writes_each_held_job_and_names_them(t0: datetime) -> None:
     pairs = running(5)
     (a, ra), (b, rb), (c, rc), (d, rd), (e, _) = pairs
@@ -83,16 +84,19 @@ def test_fenced_update_many_writes_each_held_job_and_names_them(t0: datetime) ->
     assert (jobs[e].state, jobs[e].current_run_id) == ("running", pairs[4][1])
 
 
-@pytest.mark.skipif(not SUPPORTS_MANY, reason="MySQL/MariaDB and old SQLite have no UPDATE … RETURNING")
-def test_fenced_update_many_costs_one_statement_per_field_set(t0: datetime) -> None:
-    pairs = running(40)
+@pytest.mark.skipif(not SUPPORTS_MANY, reason=NO_MANY)
+def test_fenced_update_many_costs_a_statement_or_two_per_chunk(t0: datetime) -> None:
+    """One UPDATE per field set (PostgreSQL), per chunk (SQLite); MySQL first locks the chunk."""
+    pairs = running(CHUNK + 10)
     writes = [(job_id, run_id, finished(job_id, t0, {"i": i})) for i, (job_id, run_id) in enumerate(pairs)]
-    with CaptureQueriesContext(connection) as ctx:
+    with CaptureQueriesContext(connection) as ctx, transaction.atomic():
         won = fenced_update_many(writes)
     assert won == {job_id for job_id, _ in pairs}
-    assert [q["sql"].split()[0] for q in ctx.captured_queries] == ["UPDATE"]
+    sent = [q["sql"].split()[0] for q in ctx.captured_queries if q["sql"].split()[0] in ("SELECT", "UPDATE")]
+    expected = {"postgresql": ["UPDATE"], "sqlite": ["UPDATE"] * 2, "mysql": ["SELECT", "UPDATE"] * 2}
+    assert sent == expected[connection.vendor]
     assert sorted(Job.objects.values_list("last_result", flat=True), key=lambda r: r["i"]) == [
-        {"i": i} for i in range(40)
+        {"i": i} for i in range(CHUNK + 10)
     ]
 
 
