@@ -233,6 +233,9 @@ def test_loop_exits_0_on_a_signal_after_the_job_in_hand(
     make("next", once(T0 + timedelta(seconds=1)))
     proc = loop_process("--max-wait", "5")
     wait_for(lambda: Run.objects.filter(job_id="slow", status="running").exists())
+    # The Run is visible from its claim on; a claim whose target has not started yet is given
+    # back on a signal. The 1.5 s target is well under way 0.3 s later.
+    time.sleep(0.3)
     proc.send_signal(signum)
     stdout, stderr = proc.communicate(timeout=30)
     assert proc.returncode == 0, stderr
