@@ -2,5 +2,6 @@
 
 from .history import EventAdmin, RunAdmin
 from .jobs import JobAdmin
+from .threads import ThreadAdmin
 
-__all__ = ["EventAdmin", "JobAdmin", "RunAdmin"]
+__all__ = ["EventAdmin", "JobAdmin", "RunAdmin", "ThreadAdmin"]
