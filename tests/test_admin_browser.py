@@ -118,3 +118,45 @@ def test_operator_finds_pauses_and_inspects_a_job(live_server: Any, transactiona
 
     assert api.get("billing.digest").state == "paused"
     assert Run.objects.filter(job_id="reports.flaky").count() == 3  # looking ran nothing
+
+
+def test_operator_reads_and_forgets_a_thread(live_server: Any, transactional_db: None, chromium: str) -> None:
+    from routines.sessions.models import Thread, ThreadMessage
+
+    User.objects.create_superuser("admin", "admin@example.com", "s3cret-pw")
+    now = timezone.now()
+    thread = Thread.objects.create(
+        thread_id="thread_support",
+        backend="openai",
+        model="gpt-test",
+        system="Be brief.",
+        created_at=now,
+        updated_at=now,
+    )
+    for seq, (role, content) in enumerate([("user", "Summarise the queue"), ("assistant", "3 tickets are open.")]):
+        ThreadMessage.objects.create(thread=thread, seq=seq, role=role, content=content, created_at=now)
+
+    with browser_page(chromium) as page:
+        page.goto(f"{live_server.url}/admin/login/?next=/admin/routines/thread/")
+        page.fill("#id_username", "admin")
+        page.fill("#id_password", "s3cret-pw")
+        page.click("input[type=submit]")
+        page.wait_for_url("**/admin/routines/thread/")
+        row = page.locator("#result_list tbody tr", has_text="thread_support")
+        assert row.locator("td.field-message_count").inner_text() == "2"
+        shot(page, "06-thread-list")
+        page.click("#result_list a:text-is('thread_support')")
+        page.wait_for_url("**/admin/routines/thread/*/change/")  # the admin quotes "_" in ids
+        text = page.inner_text("#content")
+        assert "Be brief." in text
+        assert text.index("Summarise the queue") < text.index("3 tickets are open.")
+        assert page.locator("textarea").count() == 0  # nothing to edit
+        shot(page, "07-thread-detail")
+        page.click("a.deletelink")
+        page.wait_for_url("**/admin/routines/thread/*/delete/")
+        page.click("input[type=submit]")
+        page.wait_for_selector("ul.messagelist")
+        assert page.locator("#result_list").count() == 0
+        shot(page, "08-thread-deleted")
+
+    assert not Thread.objects.exists() and not ThreadMessage.objects.exists()

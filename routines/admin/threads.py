@@ -23,6 +23,7 @@ class MessageInline(admin.TabularInline):
     ordering = ("seq",)
     extra = 0
     can_delete = False
+    verbose_name_plural = "messages"
 
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
