@@ -71,6 +71,15 @@ def arrive(page: Any, url_glob: str) -> None:
         raise AssertionError(f"expected {url_glob}, the browser is at {page.url}") from exc
 
 
+def log_in(page: Any, base_url: str, next_path: str) -> None:
+    """Log in as the superuser the tests create and land on next_path."""
+    page.goto(f"{base_url}/admin/login/?next={next_path}")
+    page.fill("#id_username", "admin")
+    page.fill("#id_password", "s3cret-pw")
+    page.click("input[type=submit]")
+    arrive(page, f"**{next_path}")
+
+
 def shot(page: Any, name: str) -> None:
     page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
 
@@ -87,11 +96,7 @@ def test_operator_finds_pauses_and_inspects_a_job(live_server: Any, transactiona
     manual = api.run_now("reports.flaky")
 
     with browser_page(chromium) as page:
-        page.goto(f"{live_server.url}/admin/login/?next=/admin/routines/job/")
-        page.fill("#id_username", "admin")
-        page.fill("#id_password", "s3cret-pw")
-        page.click("input[type=submit]")
-        arrive(page, "**/admin/routines/job/")
+        log_in(page, live_server.url, "/admin/routines/job/")
         assert page.locator("#result_list tbody tr").count() == 4
         assert page.locator("th.column-state_badge").count() == 1
         assert "every 5 minutes" in page.inner_text("#result_list")
@@ -152,11 +157,7 @@ def test_operator_reads_and_forgets_a_thread(live_server: Any, transactional_db:
         ThreadMessage.objects.create(thread=thread, seq=seq, role=role, content=content, created_at=now)
 
     with browser_page(chromium) as page:
-        page.goto(f"{live_server.url}/admin/login/?next=/admin/routines/thread/")
-        page.fill("#id_username", "admin")
-        page.fill("#id_password", "s3cret-pw")
-        page.click("input[type=submit]")
-        arrive(page, "**/admin/routines/thread/")
+        log_in(page, live_server.url, "/admin/routines/thread/")
         row = page.locator("#result_list tbody tr", has_text="thread_support")
         assert row.locator("td.field-message_count").inner_text() == "2"
         shot(page, "06-thread-list")
