@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+import re
 from datetime import timedelta
 from typing import Any
 
 import pytest
+from django.contrib.admin.utils import quote
 from django.contrib.auth.models import Permission, User
 from django.db import connection
 from django.test import Client
@@ -136,13 +138,36 @@ def test_change_page_shows_state_upcoming_runs_newest_first_and_journal(admin_cl
     assert len(runs) == 3
     positions = [html.index(run.run_id) for run in runs]
     assert positions == sorted(positions)  # newest first
-    assert reverse("admin:routines_run_change", args=[manual.run_id]) in html
+    assert reverse("admin:routines_run_change", args=[quote(manual.run_id)]) in html
     assert "routine_run_failed" in html and "routine_created" in html
     assert "next run times" in html.lower()
     assert html.count("<li>") >= 5
     assert "every minute" in html
     assert 'name="schedule"' in html
     assert 'name="job_id"' not in html  # the id is read-only once created
+
+
+def test_links_reach_objects_whose_ids_the_admin_would_unquote(
+    admin_client_: Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The admin reads "_24" in a URL as "$" and "_40" as "@"; our links must quote ids as its own do."""
+    run_ids = iter(["run_24feed", "run_40cafe"])
+    monkeypatch.setattr("routines.runner.new_run_id", lambda: next(run_ids))
+    make("digest_40", once(EARLY))
+    api.run_due({"now": EARLY})
+    api.run_now("digest_40")
+    pages = [CHANGELIST, f"{CHANGELIST}{quote('digest_40')}/change/", "/admin/routines/run/", "/admin/routines/event/"]
+    followed = set()
+    for url in pages:
+        for href in re.findall(r'href="(/admin/routines/(?:job|run)/[^"/]+/change/)"', page(admin_client_, url)):
+            response = admin_client_.get(href)
+            assert response.status_code == 200, f"{href} on {url}: {response.status_code}"
+            followed.add(href)
+    assert followed == {
+        f"{CHANGELIST}digest_5F40/change/",
+        "/admin/routines/run/run_5F24feed/change/",
+        "/admin/routines/run/run_5F40cafe/change/",
+    }
 
 
 def test_change_page_of_a_busy_job_is_read_only(admin_client_: Client) -> None:

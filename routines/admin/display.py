@@ -1,4 +1,4 @@
-"""Small HTML pieces the admin pages share: state badges, relative times, time stamps.
+"""Small HTML pieces the admin pages share: state badges, relative times, time stamps, links.
 
 Kept apart from the ModelAdmins so both the job pages and the history pages render a state or a
 time the same way, and so the wording ("in 4 min", "3 min overdue") is defined once.
@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from django.contrib.admin.utils import quote
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
@@ -24,6 +26,15 @@ BADGE_KINDS = {
     "paused": "idle",
     "cancelled": "off",
 }
+
+
+def change_url(model_name: str, pk: str) -> str:
+    """The admin page of one job, run or thread, with its id quoted as the admin's own links are.
+
+    The admin unquotes ids in its URLs ("_24" reads as "$"), so an unquoted run_24… or
+    digest_40 names no object and the admin redirects to its index.
+    """
+    return reverse(f"admin:routines_{model_name}_change", args=[quote(pk)])
 
 
 def badge(value: str | None) -> SafeString | str:

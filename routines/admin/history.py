@@ -12,7 +12,6 @@ from typing import Any
 from django.contrib import admin
 from django.db.models import QuerySet
 from django.http import HttpRequest
-from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
@@ -76,7 +75,7 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 
 
 def job_link(job_id: str) -> SafeString:
-    return format_html('<a href="{}">{}</a>', reverse("admin:routines_job_change", args=[job_id]), job_id)
+    return format_html('<a href="{}">{}</a>', display.change_url("job", job_id), job_id)
 
 
 @admin.register(Run)
@@ -111,4 +110,4 @@ class EventAdmin(ReadOnlyAdmin):
     def run(self, obj: Event) -> SafeString | str:
         if not obj.run_id:
             return display.EMPTY
-        return format_html('<a href="{}">{}</a>', reverse("admin:routines_run_change", args=[obj.run_id]), obj.run_id)
+        return format_html('<a href="{}">{}</a>', display.change_url("run", obj.run_id), obj.run_id)

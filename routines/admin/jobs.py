@@ -308,7 +308,7 @@ class JobAdmin(admin.ModelAdmin):
         if obj.last_run_at is None:
             return display.EMPTY
         outcome = getattr(obj, "last_outcome", None)
-        url = reverse("admin:routines_run_change", args=[obj.last_run_id]) if obj.last_run_id else None
+        url = display.change_url("run", obj.last_run_id) if obj.last_run_id else None
         relative = display.ago(obj.last_run_at, timezone.now())
         link = format_html('<a href="{}">{}</a>', url, relative) if url else relative
         return format_html(
@@ -351,7 +351,7 @@ class JobAdmin(admin.ModelAdmin):
             "<td class='routines-json-cell'><pre>{}</pre></td></tr>",
             (
                 (
-                    reverse("admin:routines_run_change", args=[run.run_id]),
+                    display.change_url("run", run.run_id),
                     run.run_id,
                     display.badge(run.status),
                     "manual" if run.manual else display.stamp(run.slot_at),
