@@ -1,4 +1,5 @@
-"""The Django/Python test matrix: ``nox -s django5.2`` (Python 3.11) and ``nox -s django6`` (3.12).
+"""The Django/Python test matrix: ``nox -s django5.2`` (Python 3.11), ``nox -s django5.2-py3.10``
+(the oldest Python the project supports) and ``nox -s django6`` (3.12).
 
 The databases come from ROUTINES_NOX_DBS (comma-separated ``sqlite,postgres,mysql``; default
 ``sqlite``), named as in README's Testing section. Arguments after ``--`` go to pytest. The
@@ -40,6 +41,11 @@ def run_suite(session: nox.Session, django: str) -> None:
 
 @nox.session(name="django5.2", python="3.11")
 def django52(session: nox.Session) -> None:
+    run_suite(session, "Django>=5.2,<5.3")
+
+
+@nox.session(name="django5.2-py3.10", python="3.10")
+def django52_py310(session: nox.Session) -> None:
     run_suite(session, "Django>=5.2,<5.3")
 
 
