@@ -38,7 +38,7 @@ def normalize(raw: object, *, now: datetime, tz: tzinfo, code: str = "invalid_jo
     if not isinstance(raw, dict):
         raise _invalid("must be an object with a 'type'", code)
     kind = raw.get("type")
-    if kind not in _KEYS:
+    if not isinstance(kind, str) or kind not in _KEYS:
         raise _invalid(f"type must be one of {', '.join(SCHEDULE_TYPES)}", code)
     for key in raw:
         if key not in _KEYS[kind]:

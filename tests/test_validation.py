@@ -57,6 +57,8 @@ BAD_VALUES: list[tuple[str, Any]] = [
     ("schedule", {"type": "once", "at": 1.5}),
     ("schedule", {"type": "once", "at": MAX_MS + 1}),
     ("schedule", {"type": "once", "at": -1}),
+    ("schedule", {"type": ["once"]}),
+    ("schedule", {"type": {"once": 1}}),
     ("target", None),
     ("target", "run"),
     ("target", {"type": "teleport"}),
@@ -71,6 +73,9 @@ BAD_VALUES: list[tuple[str, Any]] = [
     ("target", {"type": "run", "result": {1, 2}}),
     ("target", {"type": "run", "scope": "nul\x00"}),
     ("target", {"type": "run", "cancel_reason": "\ud800"}),
+    ("target", {"type": ["run"]}),
+    ("target", {"type": "query", "prompt": "p", "session": {"kind": ["live"]}}),
+    ("target", {"type": "query", "prompt": "p", "session": {"kind": {}}}),
     ("payload", math.nan),
     ("payload", math.inf),
     ("payload", {1, 2}),
@@ -276,6 +281,37 @@ def test_a_target_error_in_a_patch_is_invalid_patch() -> None:
     with pytest.raises(InvalidInput) as info:
         normalize_patch({"target": {"type": "run", "outcome": "maybe"}})
     assert (info.value.code, info.value.field) == ("invalid_patch", "target")
+
+
+# Any JSON a REST client or the admin form can send, at any key the validators read.
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=8),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3),
+    max_leaves=8,
+)
+
+
+def shaped(type_key: str, types: list[str], keys: list[str], **nested: st.SearchStrategy[Any]) -> Any:
+    """Objects with a plausible or odd ``type_key`` and any of ``keys``, so the fuzzing reaches deep checks."""
+    optional = {key: nested.get(key, JSON) | JSON for key in keys}
+    return st.fixed_dictionaries({type_key: st.sampled_from(types) | JSON}, optional=optional)
+
+
+SCHEDULES = shaped("type", ["once", "interval", "cron"], ["at", "every_ms", "start_at", "catch_up", "expr", "timezone"])
+SESSIONS = shaped("kind", ["live", "routed"], ["ref", "opts"])
+THREADS = st.fixed_dictionaries({}, optional={"thread_id": JSON, "start": JSON})
+TARGET_KEYS = ["scope", "run_opts", "outcome", "result", "error", "cancel_reason", "session", "prompt", "query_opts"]
+TARGET_KEYS += ["thread", "stop_session", "path", "kwargs", "name", "args", "queue_name", "priority", "backend"]
+TARGETS = shaped("type", ["run", "query", "callable", "task"], TARGET_KEYS, session=SESSIONS, thread=THREADS)
+
+
+@given(schedule=SCHEDULES | JSON, target=TARGETS | JSON, retry_policy=JSON)
+def test_any_json_is_accepted_or_refused_as_invalid_input(schedule: Any, target: Any, retry_policy: Any) -> None:
+    """Nothing a client can send makes a validator raise anything but InvalidInput (a REST 500)."""
+    try:
+        normalize_job(job(schedule=schedule, target=target, retry_policy=retry_policy))
+    except InvalidInput as exc:
+        assert exc.field in ("schedule", "target", "retry_policy") or exc.code.startswith("unsupported_")
 
 
 @given(st.text(alphabet=st.sampled_from("AZaz09._:-"), min_size=1, max_size=200))

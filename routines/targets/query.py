@@ -68,7 +68,7 @@ def _session(raw: object) -> dict[str, Any]:
         raise invalid("session must be an object with a 'kind'")
     check_keys(raw, SESSION_KEYS["live"] | SESSION_KEYS["routed"], "unsupported_session_target_key")
     kind = raw.get("kind")
-    if kind not in SESSION_KEYS:
+    if not isinstance(kind, str) or kind not in SESSION_KEYS:
         raise invalid("session.kind must be 'live' or 'routed'")
     check_keys(raw, SESSION_KEYS[kind], "unsupported_session_target_key")
     if kind == "live":
