@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from datetime import timedelta
 from io import StringIO
 
@@ -10,6 +12,7 @@ from django.core.management import CommandError, call_command
 from django.utils import timezone
 
 from routines.models import Event, Run
+from tests.processes import ROOT, child_env
 
 pytestmark = pytest.mark.django_db
 
@@ -72,3 +75,27 @@ def test_bad_setting_is_a_command_error(history: None, settings: pytest.FixtureR
     settings.ROUTINES = {**settings.ROUTINES, "PRUNE_RUNS_OLDER_THAN": "a month"}
     with pytest.raises(CommandError, match="PRUNE_RUNS_OLDER_THAN"):
         prune()
+
+
+def prune_child(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    argv = [sys.executable, "-m", "django", "prune_routines", *args]
+    return subprocess.run(argv, cwd=ROOT, env=child_env(**env), capture_output=True, text=True, timeout=60)
+
+
+@pytest.mark.processes
+@pytest.mark.parametrize("args", [["--keep-last"], ["--dry-run", "--colour", "blue"], ["--keep-last", "-1"]])
+def test_bad_arguments_are_one_line_without_usage(args: list[str]) -> None:
+    out = prune_child(*args)
+    assert out.returncode != 0
+    assert len(out.stderr.strip().splitlines()) == 1, out.stderr
+    assert "usage" not in out.stderr and "Traceback" not in out.stderr
+
+
+@pytest.mark.processes
+def test_an_unreachable_database_is_one_line() -> None:
+    pytest.importorskip("psycopg", reason="needs the PostgreSQL driver to point at a closed port")
+    out = prune_child(ROUTINES_TEST_DB="postgres", ROUTINES_TEST_PG_HOST="127.0.0.1", ROUTINES_TEST_PG_PORT="1")
+    assert out.returncode != 0
+    assert "Traceback" not in out.stderr
+    assert len(out.stderr.strip().splitlines()) == 1, out.stderr
+    assert out.stderr.startswith("CommandError: database error:")

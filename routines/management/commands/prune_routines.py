@@ -5,10 +5,11 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import CommandError, CommandParser
 
 from routines import api
 from routines.exceptions import InvalidInput
+from routines.management.base import OneLineCommand
 from routines.pruning import parse_duration
 
 FLAGS = {"runs_older_than": "--runs-older-than", "events_older_than": "--events-older-than", "keep_last": "--keep-last"}
@@ -23,7 +24,7 @@ def _duration(flag: str, value: str | None) -> timedelta | None:
         raise CommandError(f"{flag}: {exc}") from None
 
 
-class Command(BaseCommand):
+class Command(OneLineCommand):
     help = "Delete finished runs and events older than a retention, keeping each job's newest runs."
 
     def add_arguments(self, parser: CommandParser) -> None:

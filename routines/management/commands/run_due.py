@@ -9,13 +9,14 @@ import threading
 from datetime import datetime
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import CommandError, CommandParser
 from django.db import DatabaseError, close_old_connections, connection
 from django.utils import timezone
 
 from routines import api
 from routines.conf import routines_settings
 from routines.exceptions import InvalidInput
+from routines.management.base import OneLineCommand, database_error
 from routines.models import Job
 from routines.runner import DueResult, db_now
 from routines.times import coerce_time, iso
@@ -31,21 +32,8 @@ def parse_now(value: str) -> datetime:
         raise CommandError(f"--now {exc}") from None
 
 
-class Command(BaseCommand):
+class Command(OneLineCommand):
     help = "Execute the routines that are due, then exit (or keep going with --loop)."
-
-    def create_parser(self, prog_name: str, subcommand: str, **kwargs: Any) -> CommandParser:
-        """A parser whose errors are one line (argparse prints the whole usage first), for cron logs."""
-        parser = super().create_parser(prog_name, subcommand, **kwargs)
-        default_error = parser.error
-
-        def error(message: str) -> None:
-            if parser.called_from_command_line:
-                parser.exit(2, f"{parser.prog}: error: {message} (see --help)\n")
-            default_error(message)
-
-        parser.error = error  # type: ignore[method-assign]
-        return parser
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--limit", type=int, help="execute at most this many runs per pass")
@@ -66,7 +54,7 @@ class Command(BaseCommand):
             if options["claim_ttl_ms"] < 1:
                 raise CommandError("--claim-ttl-ms must be a positive integer")
             opts["claim_ttl_ms"] = options["claim_ttl_ms"]
-        if options["runner_id"]:
+        if options["runner_id"] is not None:
             opts["runner_id"] = options["runner_id"]
         if options["now"] is not None:
             opts["now"] = parse_now(options["now"])
@@ -87,8 +75,6 @@ class Command(BaseCommand):
             return api.run_due(opts, should_stop=should_stop)
         except InvalidInput as exc:
             raise CommandError(f"{exc.field}: {exc.detail}") from None
-        except DatabaseError as exc:
-            raise CommandError(f"database error: {exc}".splitlines()[0]) from None
 
     def report(self, results: list[DueResult], as_json: bool) -> None:
         if as_json:
@@ -122,7 +108,7 @@ class Command(BaseCommand):
         try:
             connection.ensure_connection()  # a database never reached is an error; a later outage is ridden out
         except DatabaseError as exc:
-            raise CommandError(f"database error: {exc}".splitlines()[0]) from None
+            raise database_error(exc) from None
         backoff = 1.0
         try:
             while not stop.is_set():
