@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from django.conf import settings
 from django.core.checks import Error, register
 from django.utils.module_loading import import_string
 
-from .conf import DEFAULTS, IMPORT_STRING_LISTS, IMPORT_STRINGS, POSITIVE, user_settings
+from .conf import DEFAULTS, DURATIONS, IMPORT_STRING_LISTS, IMPORT_STRINGS, NON_NEGATIVE, POSITIVE, user_settings
+from .pruning import parse_duration
+
+MAX_LOOP_WAIT_SECONDS = 86_400  # the range of run_due --max-wait, which this setting defaults
 
 
 @register()
@@ -41,8 +45,9 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[Error]:
             names = " or ".join(t.__name__ for t in types)
             errors.append(Error(f"ROUTINES[{key!r}] must be {names}, not {type(value).__name__}.", id="routines.E003"))
             continue
-        if key in POSITIVE and value <= 0:
-            errors.append(Error(f"ROUTINES[{key!r}] must be positive.", id="routines.E003"))
+        problem = _value_problem(key, value)
+        if problem:
+            errors.append(Error(f"ROUTINES[{key!r}] {problem}.", id="routines.E003"))
         paths = []
         if key in IMPORT_STRINGS and value is not None:
             paths = [value]
@@ -61,3 +66,21 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[Error]:
             except ImportError as exc:
                 errors.append(Error(f"ROUTINES[{key!r}]: {path!r} does not import ({exc}).", id="routines.E004"))
     return errors
+
+
+def _value_problem(key: str, value: Any) -> str | None:
+    """What is wrong with a value of the right type (a negative timeout, an unreadable duration)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return "must be a finite number"
+    if key in POSITIVE and not value > 0:
+        return "must be positive"
+    if key in NON_NEGATIVE and value < 0:
+        return "must not be negative"
+    if key == "LOOP_MAX_WAIT_SECONDS" and not 0 < value <= MAX_LOOP_WAIT_SECONDS:
+        return f"must be more than 0 and at most {MAX_LOOP_WAIT_SECONDS} seconds"
+    if key in DURATIONS:
+        try:
+            parse_duration(value)
+        except ValueError as exc:
+            return f"is not a duration: {exc}"
+    return None

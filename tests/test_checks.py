@@ -46,6 +46,16 @@ def test_an_unknown_key_is_e002_and_names_it(settings: Any) -> None:
         {"BATCH_SIZE": -1},
         {"USE_DB_CLOCK": "yes"},
         {"SQLITE_LOCK_RETRY_SECONDS": "30"},
+        {"SQLITE_LOCK_RETRY_SECONDS": -1},
+        {"LOOP_MAX_WAIT_SECONDS": -1},
+        {"LOOP_MAX_WAIT_SECONDS": 0},
+        {"LOOP_MAX_WAIT_SECONDS": float("nan")},
+        {"LOOP_MAX_WAIT_SECONDS": float("inf")},
+        {"LOOP_MAX_WAIT_SECONDS": 86_401},
+        {"OPENAI_TIMEOUT_SECONDS": 0},
+        {"PRUNE_KEEP_LAST": -1},
+        {"PRUNE_RUNS_OLDER_THAN": "30x"},
+        {"PRUNE_EVENTS_OLDER_THAN": "forever"},
         {"TARGETS": ["run"]},
         {"TARGETS": {"x": 5}},
         {"CALLABLE_ALLOWLIST": "app.*"},
@@ -71,6 +81,17 @@ def test_a_wrong_type_or_value_is_e003(settings: Any, routines: dict[str, Any]) 
 def test_an_import_string_that_does_not_import_is_e004(settings: Any, routines: dict[str, Any]) -> None:
     settings.ROUTINES = routines
     assert ids(settings) == ["routines.E004"]
+
+
+def test_edges_of_the_ranges_pass(settings: Any) -> None:
+    settings.ROUTINES = {
+        "LOOP_MAX_WAIT_SECONDS": 86_400,
+        "SQLITE_LOCK_RETRY_SECONDS": 0,
+        "PRUNE_KEEP_LAST": 0,
+        "PRUNE_RUNS_OLDER_THAN": "12h",
+        "OPENAI_TIMEOUT_SECONDS": 0.5,
+    }
+    assert ids(settings) == []
 
 
 def test_use_tz_false_is_e005(settings: Any) -> None:
