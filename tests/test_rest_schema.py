@@ -1,4 +1,4 @@
-"""The OpenAPI schema (served with no project settings) and schemathesis against it.
+"""The OpenAPI schema (served with no project settings, to whom the API serves) and schemathesis.
 
 schemathesis generates positive and negative requests for every operation from the served
 schema and sends them through the WSGI app as a logged-in staff user; every response must be
@@ -36,13 +36,13 @@ SECONDS: Counter[str] = Counter()
 
 
 @pytest.fixture
-def served(client: Client) -> dict[str, Any]:
-    r = client.get(SCHEMA_URL)
+def served(admin_client: Client) -> dict[str, Any]:
+    r = admin_client.get(SCHEMA_URL)
     assert r.status_code == 200, r.content
     return r.json()
 
 
-def test_schema_is_served_without_login_or_settings(served: dict[str, Any], settings: Any) -> None:
+def test_schema_is_served_without_settings(served: dict[str, Any], settings: Any) -> None:
     assert served["openapi"].startswith("3.")
     assert not hasattr(settings, "REST_FRAMEWORK")
     assert "drf_spectacular" not in settings.INSTALLED_APPS
@@ -95,12 +95,31 @@ def test_errors_are_documented_in_one_shape(served: dict[str, Any]) -> None:
     assert set(served["components"]["schemas"]["Error"]["properties"]) == {"error", "detail", "field"}
 
 
-def test_schema_follows_the_mount_point(client: Client) -> None:
+def test_schema_follows_the_mount_point(admin_client: Client) -> None:
     from django.test import override_settings
 
     with override_settings(ROOT_URLCONF="tests.test_rest_schema"):
-        paths = client.get("/elsewhere/schema/?format=json").json()["paths"]
+        paths = admin_client.get("/elsewhere/schema/?format=json").json()["paths"]
     assert "/elsewhere/jobs/" in paths
+
+
+@pytest.mark.django_db
+def test_schema_is_behind_the_api_permissions(client: Client, django_user_model: Any, settings: Any) -> None:
+    anonymous = client.get(SCHEMA_URL)
+    assert (anonymous.status_code, anonymous.json()["error"]) == (403, "not_authenticated")
+    client.force_login(django_user_model.objects.create_user("plain", password="pw"))
+    not_staff = client.get(SCHEMA_URL)
+    assert (not_staff.status_code, not_staff.json()["error"]) == (403, "permission_denied")
+    settings.ROUTINES = {"API_PERMISSION_CLASSES": ["rest_framework.permissions.AllowAny"]}
+    client.logout()
+    assert client.get(SCHEMA_URL).status_code == 200
+
+
+def test_schema_errors_are_the_api_json_errors(admin_client: Client) -> None:
+    r = admin_client.get("/api/routines/schema/?format=xml")
+    assert r.status_code == 404
+    assert r["Content-Type"] == "application/json"
+    assert r.json()["error"] == "not_found" and set(r.json()) == {"error", "detail", "field"}
 
 
 # A URLconf mounting the app at another prefix, for the test above.
@@ -134,7 +153,7 @@ def api_schema(db: None, django_user_model: Any) -> Iterator[Any]:
     signals.request_started.disconnect(close_old_connections)
     signals.request_finished.disconnect(close_old_connections)
     try:
-        yield schemathesis.openapi.from_wsgi(SCHEMA_URL, get_wsgi_application())
+        yield schemathesis.openapi.from_wsgi(SCHEMA_URL, get_wsgi_application(), headers=AUTH)
     finally:
         signals.request_started.connect(close_old_connections)
         signals.request_finished.connect(close_old_connections)

@@ -42,10 +42,8 @@ class Pagination(LimitOffsetPagination):
         return min(super().get_offset(request), MAX_OFFSET)
 
 
-class RoutinesView(APIView):
-    parser_classes = [JSONParser]
-    renderer_classes = [JSONRenderer]
-    schema = RoutinesAutoSchema()
+class RoutinesAccess:
+    """Who may call, and how a refusal or error reads: the same for every view, the schema's too."""
 
     def get_permissions(self) -> list[BasePermission]:
         return configured_permissions()
@@ -55,6 +53,12 @@ class RoutinesView(APIView):
 
     def get_authenticate_header(self, request: Request) -> str | None:
         return None  # SPEC §7: a missing login is 403 not_authenticated, not a 401 challenge
+
+
+class RoutinesView(RoutinesAccess, APIView):
+    parser_classes = [JSONParser]
+    renderer_classes = [JSONRenderer]
+    schema = RoutinesAutoSchema()
 
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
         super().initial(request, *args, **kwargs)
@@ -220,11 +224,20 @@ SCHEMA_SETTINGS = {
 }
 
 
-class SchemaView(SpectacularAPIView):
-    """The OpenAPI 3 document of the routines URLs, at whatever prefix they are mounted."""
+class SchemaView(RoutinesAccess, SpectacularAPIView):
+    """The OpenAPI 3 document of the routines URLs, at whatever prefix they are mounted.
+
+    Behind the API's permissions (staff by default, SPEC §7), and its errors are the API's JSON
+    errors rather than YAML, whichever format was asked for.
+    """
 
     custom_settings = SCHEMA_SETTINGS
     schema = RoutinesAutoSchema()
+
+    def handle_exception(self, exc: Exception) -> Response:
+        response = super().handle_exception(exc)
+        self.request.accepted_renderer, self.request.accepted_media_type = JSONRenderer(), "application/json"
+        return response
 
     def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         from routines.urls import api_urlpatterns
