@@ -338,6 +338,16 @@ def test_add_form_reports_a_taken_job_id(admin_client_: Client) -> None:
     assert snapshot() == before
 
 
+def test_add_form_reports_a_taken_idempotency_key_and_saves_nothing(admin_client_: Client) -> None:
+    make("first", once(EARLY), idempotency_key="digest:daily")
+    before = snapshot()
+    response = admin_client_.post(CHANGELIST + "add/", form_data(job_id="second", idempotency_key="digest:daily"))
+    assert response.status_code == 200
+    errors = response.context["adminform"].form.errors
+    assert list(errors) == ["idempotency_key"] and "'first'" in errors["idempotency_key"][0]
+    assert snapshot() == before
+
+
 def test_change_form_updates_only_what_changed(admin_client_: Client) -> None:
     job = in_state("p", "paused")
     data = form_data(job, payload='{"v": 2}')

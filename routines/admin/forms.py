@@ -124,7 +124,11 @@ class JobForm(forms.ModelForm):
             return
         try:
             if self.adding:
-                self.instance = api.create(self.api_input)
+                job, created = api.create_or_get(self.api_input)
+                if not created:  # the API's idempotent answer; in a form it is a clash to show
+                    self.add_error("idempotency_key", f"Job {job.job_id!r} already has this idempotency key.")
+                    return
+                self.instance = job
             elif self.api_input:
                 self.instance = api.update(self.instance.job_id, self.api_input)
         except RoutineError as exc:
