@@ -55,6 +55,8 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[Error]:
             paths = list(value)
         elif key == "TARGETS":
             paths = list(value.values())
+            if not all(isinstance(name, str) and name for name in value):
+                errors.append(Error("ROUTINES['TARGETS'] type names must be non-empty strings.", id="routines.E003"))
         elif key == "CALLABLE_ALLOWLIST" and not all(isinstance(p, str) for p in value):
             errors.append(Error("ROUTINES['CALLABLE_ALLOWLIST'] must hold strings.", id="routines.E003"))
         for path in paths:
@@ -63,8 +65,9 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[Error]:
                 continue
             try:
                 import_string(path)
-            except ImportError as exc:
-                errors.append(Error(f"ROUTINES[{key!r}]: {path!r} does not import ({exc}).", id="routines.E004"))
+            except Exception as exc:  # a module that raises on import does not import either
+                reason = str(exc) if isinstance(exc, ImportError) else f"{type(exc).__name__}: {exc}"
+                errors.append(Error(f"ROUTINES[{key!r}]: {path!r} does not import ({reason}).", id="routines.E004"))
     return errors
 
 

@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 from django.core import checks
 
+from routines import targets
 from routines.checks import check_settings
 
 
@@ -58,6 +59,7 @@ def test_an_unknown_key_is_e002_and_names_it(settings: Any) -> None:
         {"PRUNE_EVENTS_OLDER_THAN": "forever"},
         {"TARGETS": ["run"]},
         {"TARGETS": {"x": 5}},
+        {"TARGETS": {"": "tests.targets.SleepExecutor"}},
         {"CALLABLE_ALLOWLIST": "app.*"},
         {"CALLABLE_ALLOWLIST": ["app.*", 5]},
         {"API_PERMISSION_CLASSES": "rest_framework.permissions.AllowAny"},
@@ -75,12 +77,29 @@ def test_a_wrong_type_or_value_is_e003(settings: Any, routines: dict[str, Any]) 
         {"SESSION_BACKEND": "no.such.Backend"},
         {"POLICY": "tests.nowhere.policy"},
         {"TARGETS": {"x": "tests.targets.Missing"}},
+        {"SESSION_BACKEND": "tests.broken_module.Backend"},
+        {"TARGETS": {"x": "tests.broken_module.Executor"}},
         {"API_PERMISSION_CLASSES": ["rest_framework.permissions.Nope"]},
     ],
 )
 def test_an_import_string_that_does_not_import_is_e004(settings: Any, routines: dict[str, Any]) -> None:
     settings.ROUTINES = routines
     assert ids(settings) == ["routines.E004"]
+
+
+def test_a_module_that_raises_on_import_is_e004_saying_what_it_raised(settings: Any) -> None:
+    settings.ROUTINES = {"POLICY": "tests.broken_module.policy"}
+    [error] = check_settings()
+    assert error.id == "routines.E004" and "RuntimeError: this module is broken on purpose" in error.msg
+
+
+def test_a_broken_target_module_does_not_stop_the_others_loading(settings: Any) -> None:
+    settings.ROUTINES = {"TARGETS": {"broken": "tests.broken_module.Executor", "later": "tests.targets.SleepExecutor"}}
+    try:
+        targets.load_configured()
+        assert "later" in targets.types() and "broken" not in targets.types()
+    finally:
+        targets.unregister("later")
 
 
 def test_edges_of_the_ranges_pass(settings: Any) -> None:

@@ -170,8 +170,10 @@ class JobViewSet(RoutinesView, viewsets.GenericViewSet):
     @doc(summary="The job's runs, newest first", responses=s.RunSerializer(many=True))
     @action(detail=True, methods=["get"], filter_backends=[])
     def runs(self, request: Request, job_id: str) -> Response:
-        api.get(job_id)
-        return _paginated(self, request, api.filter_runs({"job_id": job_id}), s.RunSerializer)
+        runs = api.filter_runs({"job_id": job_id})
+        if not runs.exists():
+            api.get(job_id)  # 404 for an id with neither a job nor history; a deleted job's runs remain
+        return _paginated(self, request, runs, s.RunSerializer)
 
 
 class RunViewSet(RoutinesView, viewsets.GenericViewSet):

@@ -57,11 +57,14 @@ def load_configured() -> None:
     if not isinstance(configured, dict):
         return  # reported by the system check routines.E003
     for name, path in configured.items():
+        if not isinstance(name, str) or not name or not isinstance(path, str):
+            continue  # reported by the system check routines.E003
         try:
             factory = import_string(path)
-        except ImportError:
-            continue  # reported by the system check routines.E004
-        register(name, factory() if isinstance(factory, type) else factory)
+            executor = factory() if isinstance(factory, type) else factory
+        except Exception:  # routines.E004 reports it; a broken module must not stop startup
+            continue
+        register(name, executor)
 
 
 def _register_builtins() -> None:
