@@ -208,6 +208,8 @@ def test_delete_answers_204_and_keeps_runs(staff_client: Client, job: Job) -> No
     assert r.status_code == 204
     assert not Job.objects.exists()
     assert Run.objects.filter(job_id="j1").count() == 1
+    runs = staff_client.get(BASE + "jobs/j1/runs/")
+    assert runs.status_code == 200 and runs.json()["count"] == 1  # the history outlives the job
 
 
 def test_delete_a_running_job_is_409(staff_client: Client, job: Job) -> None:

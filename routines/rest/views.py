@@ -21,6 +21,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from routines import api
+from routines.exceptions import InvalidInput
 from routines.models import Job, Run
 
 from . import serializers as s
@@ -170,7 +171,10 @@ class JobViewSet(RoutinesView, viewsets.GenericViewSet):
     @doc(summary="The job's runs, newest first", responses=s.RunSerializer(many=True))
     @action(detail=True, methods=["get"], filter_backends=[])
     def runs(self, request: Request, job_id: str) -> Response:
-        runs = api.filter_runs({"job_id": job_id})
+        try:
+            runs = api.filter_runs({"job_id": job_id})
+        except InvalidInput:  # no job can have such an id: a 404 below, like any unknown id
+            runs = Run.objects.none()
         if not runs.exists():
             api.get(job_id)  # 404 for an id with neither a job nor history; a deleted job's runs remain
         return _paginated(self, request, runs, s.RunSerializer)
