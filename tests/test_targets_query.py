@@ -309,6 +309,14 @@ def test_a_session_that_cannot_be_opened_is_a_bootstrap_failure(recording: type[
     assert "query" not in recording.names()
 
 
+def test_a_session_whose_identity_fails_is_still_stopped(recording: type[RecordingBackend]) -> None:
+    recording.fail = {"identity"}
+    run = run_query(query())
+    assert recording.names() == ["start_session", "identity", "stop"]
+    assert call(recording, "stop")[0] is call(recording, "identity")[0]
+    assert run.metadata["session_stopped"] is True
+
+
 @pytest.mark.parametrize(("method", "thread"), [("thread_start", {"start": {}}), ("thread_resume", {"thread_id": "t"})])
 def test_a_thread_that_cannot_be_opened_is_a_bootstrap_failure_and_the_session_is_stopped(
     recording: type[RecordingBackend], method: str, thread: dict[str, Any]

@@ -129,6 +129,7 @@ class QueryRun:
             session = self._open(backend)
             if session is None:
                 return self._fail(SESSION_NOT_FOUND, bootstrap=True)
+            self.scope["session_id"] = str(backend.identity(session))  # a session held by now: stopped below
             query_opts = dict(self.target.get("query_opts", {}))
             thread_id = self._thread(backend, session)
             if thread_id is not None:
@@ -151,14 +152,10 @@ class QueryRun:
     def _open(self, backend: Any) -> Any:
         spec = self.target["session"]
         if self.kind == "live":
-            session = sessions.get_live(spec["ref"])
-        else:
-            opts = copy.deepcopy(spec.get("opts", {}))
-            opts["routing"] = {**(opts.get("routing") or {}), **copy.deepcopy(self.context.routing_policy or {})}
-            session = backend.start_session(opts)
-        if session is not None:
-            self.scope["session_id"] = str(backend.identity(session))
-        return session
+            return sessions.get_live(spec["ref"])
+        opts = copy.deepcopy(spec.get("opts", {}))
+        opts["routing"] = {**(opts.get("routing") or {}), **copy.deepcopy(self.context.routing_policy or {})}
+        return backend.start_session(opts)
 
     def _thread(self, backend: Any, session: Any) -> str | None:
         thread = self.target.get("thread")
