@@ -6,18 +6,20 @@ import math
 from typing import Any
 
 from django.conf import settings
-from django.core.checks import Error, register
+from django.core.checks import CheckMessage, Error, register
+from django.core.checks import Warning as CheckWarning
 from django.utils.module_loading import import_string
 
 from .conf import DEFAULTS, DURATIONS, IMPORT_STRING_LISTS, IMPORT_STRINGS, NON_NEGATIVE, POSITIVE, user_settings
 from .pruning import parse_duration
+from .runner import MAX_BATCH
 
 MAX_LOOP_WAIT_SECONDS = 86_400  # the range of run_due --max-wait, which this setting defaults
 
 
 @register()
-def check_settings(app_configs: Any = None, **kwargs: Any) -> list[Error]:
-    errors: list[Error] = []
+def check_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    errors: list[CheckMessage] = []
     if not getattr(settings, "USE_TZ", False):
         errors.append(
             Error(
@@ -48,6 +50,9 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[Error]:
         problem = _value_problem(key, value)
         if problem:
             errors.append(Error(f"ROUTINES[{key!r}] {problem}.", id="routines.E003"))
+        elif key == "BATCH_SIZE" and value > MAX_BATCH:
+            message = f"ROUTINES['BATCH_SIZE'] is {value}; the runner claims at most {MAX_BATCH}."
+            errors.append(CheckWarning(message, id="routines.W001"))
         paths = []
         if key in IMPORT_STRINGS and value is not None:
             paths = [value]

@@ -102,6 +102,13 @@ def test_a_broken_target_module_does_not_stop_the_others_loading(settings: Any) 
         targets.unregister("later")
 
 
+def test_a_batch_size_over_the_cap_is_w001(settings: Any) -> None:
+    settings.ROUTINES = {"BATCH_SIZE": 5000}
+    assert ids(settings) == ["routines.W001"]
+    settings.ROUTINES = {"BATCH_SIZE": 1000}
+    assert ids(settings) == []
+
+
 def test_edges_of_the_ranges_pass(settings: Any) -> None:
     settings.ROUTINES = {
         "LOOP_MAX_WAIT_SECONDS": 86_400,

@@ -179,6 +179,7 @@ def test_json_from_a_real_process() -> None:
         ["--limit", "many"],
         ["--max-wait", "-1", "--loop"],
         ["--runner-id", ""],
+        ["--max-wait", "5"],
     ],
 )
 def test_bad_arguments_exit_non_zero_with_one_line_and_no_traceback(args: list[str]) -> None:

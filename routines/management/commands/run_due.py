@@ -60,7 +60,9 @@ class Command(OneLineCommand):
             opts["now"] = parse_now(options["now"])
         max_wait = options["max_wait"]
         if max_wait is not None and not 0 < max_wait <= 86_400:
-            raise CommandError("--max-wait must be between 0 and 86400 seconds")
+            raise CommandError("--max-wait must be more than 0 and at most 86400 seconds")
+        if max_wait is not None and not options["loop"]:
+            raise CommandError("--max-wait only applies with --loop")
         if options["loop"]:
             self.loop(
                 opts,
