@@ -10,11 +10,18 @@ from django.core.checks import CheckMessage, Error, register
 from django.core.checks import Warning as CheckWarning
 from django.utils.module_loading import import_string
 
-from .conf import DEFAULTS, DURATIONS, IMPORT_STRING_LISTS, IMPORT_STRINGS, NON_NEGATIVE, POSITIVE, user_settings
+from .conf import (
+    DEFAULTS,
+    DURATIONS,
+    IMPORT_STRING_LISTS,
+    IMPORT_STRINGS,
+    MAX_LOOP_WAIT_SECONDS,
+    NON_NEGATIVE,
+    POSITIVE,
+    user_settings,
+)
 from .pruning import parse_duration
 from .runner import MAX_BATCH
-
-MAX_LOOP_WAIT_SECONDS = 86_400  # the range of run_due --max-wait, which this setting defaults
 
 
 @register()

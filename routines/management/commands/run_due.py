@@ -14,7 +14,7 @@ from django.db import DatabaseError, close_old_connections, connection
 from django.utils import timezone
 
 from routines import api
-from routines.conf import routines_settings
+from routines.conf import MAX_LOOP_WAIT_SECONDS, routines_settings
 from routines.exceptions import InvalidInput
 from routines.management.base import OneLineCommand, database_error
 from routines.models import Job
@@ -59,8 +59,8 @@ class Command(OneLineCommand):
         if options["now"] is not None:
             opts["now"] = parse_now(options["now"])
         max_wait = options["max_wait"]
-        if max_wait is not None and not 0 < max_wait <= 86_400:
-            raise CommandError("--max-wait must be more than 0 and at most 86400 seconds")
+        if max_wait is not None and not 0 < max_wait <= MAX_LOOP_WAIT_SECONDS:
+            raise CommandError(f"--max-wait must be more than 0 and at most {MAX_LOOP_WAIT_SECONDS} seconds")
         if max_wait is not None and not options["loop"]:
             raise CommandError("--max-wait only applies with --loop")
         if options["loop"]:
