@@ -185,11 +185,11 @@ def test_history_pages_are_read_only(admin_client_: Client, model: str) -> None:
     assert "delete_selected" not in html
     assert admin_client_.get(f"/admin/routines/{model}/add/").status_code == 403
     obj = Run.objects.get(job_id="done") if model == "run" else Event.objects.filter(job_id="done").first()
-    detail = page(admin_client_, f"/admin/routines/{model}/{obj.pk}/change/")
+    detail = page(admin_client_, f"/admin/routines/{model}/{quote(obj.pk)}/change/")
     assert "Save" not in detail and "Delete" not in detail.split("<form")[1]
     before = snapshot()
-    admin_client_.post(f"/admin/routines/{model}/{obj.pk}/change/", {"job_id": "other"})
-    admin_client_.post(f"/admin/routines/{model}/{obj.pk}/delete/", {"post": "yes"})
+    admin_client_.post(f"/admin/routines/{model}/{quote(obj.pk)}/change/", {"job_id": "other"})
+    admin_client_.post(f"/admin/routines/{model}/{quote(obj.pk)}/delete/", {"post": "yes"})
     assert snapshot() == before
 
 
