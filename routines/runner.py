@@ -171,9 +171,18 @@ def event(event_type: str, job_id: str, at: datetime, run_id: str | None = None,
 
 
 def announce(events: Iterable[Event]) -> None:
-    """Send ``event_recorded`` for committed events (receivers may read what was written)."""
+    """Log committed events and send ``event_recorded`` for them (receivers may read what was written)."""
     for ev in events:
+        signals.log_event(ev)
         signals.event_recorded.send(sender=Event, event=ev)
+
+
+def observed() -> bool:
+    """Whether an event would reach anyone: a receiver of ``event_recorded`` or the ``routines`` log.
+
+    Bulk writers skip building Event objects nobody would see.
+    """
+    return signals.event_recorded.has_listeners(Event) or signals.logger.isEnabledFor(signals.EVENT_LEVEL)
 
 
 # State machine -----------------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""Lifecycle signals, and the receiver that logs the journal through the ``routines`` logger."""
+"""Lifecycle signals, and how the journal is logged through the ``routines`` logger."""
 
 from __future__ import annotations
 
@@ -16,8 +16,11 @@ run_started = Signal()
 run_finished = Signal()
 
 
-def log_event(sender: Any, event: Any, **kwargs: Any) -> None:
-    level = logging.WARNING if event.event_type in _WARN else logging.INFO
+EVENT_LEVEL = logging.INFO  # the level of most events; failures and denials are warnings
+
+
+def log_event(event: Any) -> None:
+    level = logging.WARNING if event.event_type in _WARN else EVENT_LEVEL
     if logger.isEnabledFor(level):
         logger.log(
             level,
