@@ -194,6 +194,20 @@ def _json_size(value: Any, field: str, code: str, depth: int) -> int:
     """Walk the value once, checking it and estimating its encoded size."""
     if depth > MAX_JSON_DEPTH:
         raise InvalidInput(f"{field} is nested deeper than {MAX_JSON_DEPTH} levels", code=code, field=field)
+    # Strings and objects first: they are most of what a job holds, and this runs for every input.
+    if isinstance(value, str):
+        if not value.isascii() or "\x00" in value:
+            _check_text(value, field, code)
+        return len(value) + 2
+    if isinstance(value, dict):
+        total = 2
+        for key, item in value.items():
+            if not isinstance(key, str):
+                raise InvalidInput(f"{field} has a non-string key", code=code, field=field)
+            if not key.isascii() or "\x00" in key:
+                _check_text(key, field, code)
+            total += len(key) + 4 + _json_size(item, field, code, depth + 1)
+        return total
     if value is None or isinstance(value, bool):
         return 5
     if isinstance(value, int):
@@ -204,19 +218,8 @@ def _json_size(value: Any, field: str, code: str, depth: int) -> int:
         if not math.isfinite(value):
             raise InvalidInput(f"{field} holds a non-finite number", code=code, field=field)
         return 24
-    if isinstance(value, str):
-        _check_text(value, field, code)
-        return len(value) + 2
     if isinstance(value, (list, tuple)):
         return 2 + sum(_json_size(item, field, code, depth + 1) + 1 for item in value)
-    if isinstance(value, dict):
-        total = 2
-        for key, item in value.items():
-            if not isinstance(key, str):
-                raise InvalidInput(f"{field} has a non-string key", code=code, field=field)
-            _check_text(key, field, code)
-            total += len(key) + 4 + _json_size(item, field, code, depth + 1)
-        return total
     raise InvalidInput(f"{field} holds a {type(value).__name__}, which is not JSON", code=code, field=field)
 
 
