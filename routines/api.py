@@ -9,7 +9,7 @@ ISO 8601 strings, times out are aware UTC datetimes.
 from __future__ import annotations
 
 import builtins
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -17,11 +17,11 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 
-from . import policy, schedules, targets, validation
+from . import policy, schedules, sql, targets, validation
 from .conf import routines_settings
 from .exceptions import AlreadyExists, InvalidInput, JobBusy, JobTerminal, NotFound
 from .models import Event, Job, Run
-from .runner import DueResult, Runner, announce, db_now, event, run_manual, with_retry
+from .runner import DueResult, Runner, announce, db_now, event, observed, run_manual, with_retry
 from .times import iso
 
 __all__ = [
@@ -102,8 +102,9 @@ def create_or_get(job_input: Mapping[str, Any]) -> tuple[Job, bool]:
         if existing is not None:
             return existing, False
     policy.check("create", data)
-    job = _new_job(data, now)
-    created = _created_event(job)
+    fields = _job_fields(data, now)
+    job = Job(**fields)
+    created = event("routine_created", job.job_id, now, **_created_payload(fields))
 
     def write() -> None:
         with transaction.atomic():
@@ -124,7 +125,7 @@ def create_or_get(job_input: Mapping[str, Any]) -> tuple[Job, bool]:
     return job, True
 
 
-# Rows per INSERT of create_many: well under SQLite's and MySQL's bound-parameter limits.
+# Keys per lookup (an IN list) of create_many: well under SQLite's and MySQL's bound-parameter limits.
 CREATE_BATCH = 500
 
 
@@ -138,17 +139,19 @@ def create_many(inputs: Iterable[Mapping[str, Any]]) -> builtins.list[Job]:
     ``job_id`` or implicit key that is taken raises ``AlreadyExists`` and writes nothing at all.
     """
     now = timezone.now()
+    check = _normalizer(now)
     items: builtins.list[tuple[dict[str, Any], bool]] = []
     for index, job_input in enumerate(inputs):
         try:
-            data = normalize(job_input, now=now)
+            data = check(job_input)
         except InvalidInput as exc:
             raise _at_index(exc, index) from None
         items.append((data, isinstance(job_input, Mapping) and "idempotency_key" in job_input))
     explicit = {data["idempotency_key"] for data, is_explicit in items if is_explicit}
     existing = _existing_by_key(explicit)
+    asks_policy = routines_settings.POLICY is not None
     result: builtins.list[Job | int] = []
-    new_jobs: builtins.list[Job] = []
+    new_rows: builtins.list[dict[str, Any]] = []
     new_ids: dict[str, int] = {}
     new_keys: dict[str, int] = {}
     positions: dict[str, int] = {}
@@ -164,27 +167,58 @@ def create_many(inputs: Iterable[Mapping[str, Any]]) -> builtins.list[Job]:
             raise AlreadyExists(f"inputs[{index}]: job_id {data['job_id']!r} is given twice", field="job_id")
         if key in new_keys:
             raise AlreadyExists(f"inputs[{index}]: idempotency_key {key!r} is given twice", field="idempotency_key")
-        policy.check("create", data)
+        if asks_policy:
+            policy.check("create", data)
         new_ids[data["job_id"]] = new_keys[key] = index
-        positions[key] = len(new_jobs)
-        result.append(len(new_jobs))
-        new_jobs.append(_new_job(data, now))
-    _check_free(new_ids, new_keys)
-    created = [_created_event(job) for job in new_jobs]
+        positions[key] = len(new_rows)
+        result.append(len(new_rows))
+        new_rows.append(_job_fields(data, now))
+    jobs = _insert_new(new_rows, new_ids, new_keys, now) if new_rows else []
+    return [jobs[r] if isinstance(r, int) else r for r in result]
+
+
+def _insert_new(
+    new_rows: builtins.list[dict[str, Any]], new_ids: dict[str, int], new_keys: dict[str, int], now: datetime
+) -> builtins.list[Job]:
+    """Write create_many's new jobs and their ``routine_created`` events in one transaction."""
+    # Rows in the models' own field order, so the returned Jobs are built like ones read back.
+    defaults = {field.attname: field.get_default() for field in Job._meta.concrete_fields}
+    job_rows = [tuple({**defaults, **fields}.values()) for fields in new_rows]
+    event_rows = [("routine_created", f["job_id"], None, _created_payload(f), now) for f in new_rows]
+    announced = observed()  # else no Event objects are built: nobody would see them
+    event_ids: builtins.list[Any] = []
 
     def write() -> None:
         with transaction.atomic():
-            Job.objects.bulk_create(new_jobs, batch_size=CREATE_BATCH)
-            Event.objects.bulk_create(created, batch_size=CREATE_BATCH)
+            sql.insert(Job, builtins.list(defaults), job_rows)
+            event_ids[:] = sql.insert(Event, EVENT_FIELDS, event_rows, return_pks=announced)
 
-    if new_jobs:
-        try:
-            with_retry(write)
-        except IntegrityError:  # another writer took an id or key after our check
-            _check_free(new_ids, new_keys)
-            raise AlreadyExists("a job_id or idempotency_key was taken meanwhile; nothing was created") from None
-        announce(created)
-    return [new_jobs[r] if isinstance(r, int) else r for r in result]
+    try:
+        with_retry(write)
+    except IntegrityError:  # an id or key is taken: say which, naming its input
+        _check_free(new_ids, new_keys)
+        raise AlreadyExists("a job_id or idempotency_key was taken meanwhile; nothing was created") from None
+    if announced:
+        pks = event_ids or [None] * len(event_rows)  # MySQL cannot say them, as with bulk_create
+        announce(Event.from_db(connection.alias, None, (pk, *row)) for pk, row in zip(pks, event_rows, strict=True))
+    return [Job.from_db(connection.alias, None, row) for row in job_rows]
+
+
+# Event columns after its id, in field order.
+EVENT_FIELDS = ("event_type", "job_id", "run_id", "payload", "created_at")
+
+
+def _normalizer(now: datetime) -> Callable[[object], dict[str, Any]]:
+    """``normalize`` for many inputs: the settings and the time zone are read once, not per input."""
+    tz = timezone.get_current_timezone()
+    max_bytes = routines_settings.MAX_PAYLOAD_BYTES
+
+    def check(raw: object) -> dict[str, Any]:
+        return validation.normalize_job(
+            raw, now=now, tz=tz, validate_target=targets.validate, max_payload_bytes=max_bytes
+        )
+
+    return check
 
 
 def _at_index(exc: InvalidInput, index: int) -> InvalidInput:
@@ -206,7 +240,7 @@ def _existing_by_key(keys: set[str]) -> dict[str, Job]:
 
 
 def _check_free(new_ids: dict[str, int], new_keys: dict[str, int]) -> None:
-    """Raise AlreadyExists, naming the first input whose job_id or key is already stored."""
+    """Raise AlreadyExists, naming the first input whose job_id or key is already stored (if one is)."""
     for values, column, field in ((new_ids, "job_id", "job_id"), (new_keys, "idempotency_key", "idempotency_key")):
         ordered = builtins.list(values)
         taken: builtins.list[str] = []
@@ -218,27 +252,24 @@ def _check_free(new_ids: dict[str, int], new_keys: dict[str, int]) -> None:
             raise AlreadyExists(f"inputs[{values[value]}]: {field} {value!r} already exists", field=field)
 
 
-def _new_job(data: dict[str, Any], now: datetime) -> Job:
-    """An unsaved Job from normalised input; the type columns are denormalised for filters."""
-    return Job(
+def _job_fields(data: dict[str, Any], now: datetime) -> dict[str, Any]:
+    """A new job's fields from normalised input; the type columns are denormalised for filters."""
+    return {
         **data,
-        schedule_type=data["schedule"]["type"],
-        target_type=data["target"]["type"],
-        created_at=now,
-        updated_at=now,
-    )
+        "schedule_type": data["schedule"]["type"],
+        "target_type": data["target"]["type"],
+        "created_at": now,
+        "updated_at": now,
+    }
 
 
-def _created_event(job: Job) -> Event:
-    return event(
-        "routine_created",
-        job.job_id,
-        job.created_at,
-        schedule_type=job.schedule_type,
-        target_type=job.target_type,
-        state=job.state,
-        next_run_at=iso(job.next_run_at),
-    )
+def _created_payload(fields: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "schedule_type": fields["schedule_type"],
+        "target_type": fields["target_type"],
+        "state": fields["state"],
+        "next_run_at": iso(fields["next_run_at"]),
+    }
 
 
 def update(job_id: str, patch: Mapping[str, Any]) -> Job:

@@ -10,10 +10,11 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
 from django.test.utils import CaptureQueriesContext
 
-from routines.models import Job, Run
+from routines import sql
+from routines.models import Event, Job, Run
 from routines.sql import CHUNK, claim_update, fenced_update, fenced_update_many, finish_runs
 from tests.jobs import EARLY, claim, make, once
 
@@ -47,6 +48,72 @@ def finished(job_id: str, at: datetime, result: Any = None) -> dict[str, Any]:
         "last_result": result,
         "last_error": None,
     }
+
+
+EVENT_FIELDS = ("event_type", "job_id", "run_id", "payload", "created_at")
+AWKWARD = "tab\there\nline \\ \\N 'q' \"dq\" é 🦀"
+
+
+@pytest.fixture(params=["fastest", "plain"])
+def way(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Each insert path: COPY on PostgreSQL (psycopg 3), and the INSERTs psycopg2 would get there."""
+    if request.param == "plain":
+        monkeypatch.setattr(sql, "copies", lambda: False)
+    return str(request.param)
+
+
+def event_rows(n: int, at: datetime) -> list[tuple[Any, ...]]:
+    payloads: list[Any] = [{"i": 0, "text": AWKWARD, "at": at}, [AWKWARD, None, 1.5], {}, AWKWARD]
+    return [("routine_created", f"job-{i:04d}", None if i % 2 else "run-1", payloads[i % 4], at) for i in range(n)]
+
+
+def test_insert_writes_every_value_as_given(t0: datetime, way: str) -> None:
+    rows = event_rows(450, t0)  # more rows than one statement of SQLite's 999 parameters holds
+    assert sql.insert(Event, EVENT_FIELDS, rows) == []
+    stored = list(Event.objects.order_by("job_id").values_list(*EVENT_FIELDS))
+    expected = [
+        (t, j, r, {**p, "at": "2026-01-01T12:00:00Z"} if isinstance(p, dict) and p else p, at)
+        for t, j, r, p, at in rows
+    ]
+    assert stored == expected
+
+
+def test_insert_returns_the_new_keys_in_row_order(t0: datetime, way: str) -> None:
+    rows = event_rows(450, t0)
+    pks = sql.insert(Event, EVENT_FIELDS, rows, return_pks=True)
+    if not connection.features.can_return_rows_from_bulk_insert:
+        assert pks == []
+        return
+    assert len(set(pks)) == 450
+    assert [Event.objects.get(pk=pk).job_id for pk in pks] == [row[1] for row in rows]
+    # Later rows get later keys from the database's own counter.
+    Event.objects.create(event_type="x", job_id="after", created_at=t0)
+    assert Event.objects.get(job_id="after").pk > max(pks)
+
+
+def test_insert_of_a_taken_key_raises_integrity_error_and_writes_nothing(t0: datetime, way: str) -> None:
+    make("job-0001", once(EARLY))
+    rows = [tuple(make_row(f"job-{i:04d}", t0)) for i in range(3)]
+    names = [f.attname for f in Job._meta.concrete_fields]
+    with pytest.raises(IntegrityError), transaction.atomic():
+        sql.insert(Job, names, rows)
+    assert list(Job.objects.values_list("job_id", flat=True)) == ["job-0001"]
+
+
+def make_row(job_id: str, at: datetime) -> list[Any]:
+    values = {f.attname: f.get_default() for f in Job._meta.concrete_fields}
+    values.update(
+        job_id=job_id,
+        schedule={"type": "once", "at": at},
+        target={"type": "run"},
+        idempotency_key=f"k-{job_id}",
+        schedule_type="once",
+        target_type="run",
+        next_run_at=at,
+        created_at=at,
+        updated_at=at,
+    )
+    return list(values.values())
 
 
 def test_fenced_update_writes_only_while_the_run_holds_the_job(t0: datetime) -> None:
