@@ -8,7 +8,8 @@ $ROUTINES_BENCH_CACHE), created and filled with pip on first use; nothing of it 
 imported here. The workload on both sides: N schedules/jobs already due, a no-op body, history
 written. django-q2: N ``Schedule`` rows (type ONCE, one repeat) calling a no-op function, one
 ``scheduler()`` pass with ``sync: True`` (the task runs inline and its ``Task`` row is saved,
-``save_limit: 0`` keeps all), on a fresh database. Ours: bench/run_due.py with 1 and 4 processes.
+``save_limit: 0`` keeps all), on a fresh database. Ours: bench/run_due.py with 1 and 4 processes
+(its first run on each database also times N calls of ``create`` against one ``create_many``).
 Each figure is the median of ``--repeat`` runs; queries per job count every statement sent.
 It prints numbers and asserts nothing about time.
 """
@@ -119,9 +120,10 @@ def run_dq2(python: Path, db: str, jobs: int) -> dict[str, Any]:
     return out
 
 
-def run_ours(db: str, jobs: int, processes: int, idle: str = "none") -> dict[str, Any]:
+def run_ours(db: str, jobs: int, processes: int, idle: str = "none", create: bool = False) -> dict[str, Any]:
     cmd = [sys.executable, str(HERE / "run_due.py"), "--jobs", str(jobs), "--db", db]
-    cmd += ["--processes", str(processes), "--idle", idle, "--no-create-compare", "--json"]
+    cmd += ["--processes", str(processes), "--idle", idle, "--json"]
+    cmd += ["--create-compare" if create else "--no-create-compare"]
     proc = subprocess.run(cmd, capture_output=True, text=True)
     if proc.returncode:
         raise SystemExit(f"run_due bench failed:\n{proc.stderr}")
@@ -147,22 +149,30 @@ def main() -> None:
     ).stdout.strip()
     print(f"# {args.jobs} due jobs, median of {args.repeat}; {os.cpu_count()} CPUs; django-q2 {version}", flush=True)
     rows: list[tuple[str, str, dict[str, Any]]] = []
-    idle: dict[str, Any] = {}
+    first_runs: dict[str, Any] = {}
     for db in args.db.split(","):
         theirs = median_run([run_dq2(python, db, args.jobs) for _ in range(args.repeat)])
         rows.append((db, "django-q2 (sync, history)", theirs))
         for processes in (1, 4):
             runs = []
             for i in range(args.repeat):
-                want_idle = processes == 1 and i == 0 and args.idle != "none"
-                out = run_ours(db, args.jobs, processes, args.idle if want_idle else "none")
-                if want_idle:
-                    idle[db] = out
+                first = processes == 1 and i == 0  # also times create against create_many, once per database
+                want_idle = first and args.idle != "none"
+                out = run_ours(db, args.jobs, processes, args.idle if want_idle else "none", create=first)
+                if first:
+                    first_runs[db] = out
                 runs.append(out["run"])
             rows.append((db, f"routines, {processes} process{'es' if processes > 1 else ''}", median_run(runs)))
     print_table(rows)
     print(f"\n# load average at the end: {os.getloadavg()[0]:.1f} (other work on this machine adds noise)")
-    for out in idle.values():
+    for out in first_runs.values():
+        c = out["create"]
+        print(
+            f"\n# {out['server']}: create x {args.jobs}: {c['create']:.2f} s; create_many: {c['create_many']:.2f} s"
+            f" -> {c['speedup']:.1f}x faster"
+        )
+        if "idle" not in out:
+            continue
         print(f"\n# idle cost on {out['server']} (none due): median ms of 5 / SQL queries per call")
         print(f"{'jobs':>9} | {'next_due_at()':>15} | {'list_due(limit=100)':>19} | {'empty run_due()':>15}")
         for row in out["idle"]:
