@@ -37,7 +37,7 @@ from . import schedules, signals, targets
 from .conf import routines_settings
 from .heartbeat import Heartbeat
 from .models import Event, Job, Run
-from .sql import RUN_FINISH_FIELDS, claim_update, fenced_update, fenced_update_many, finish_runs
+from .sql import RUN_FINISH_FIELDS, claim_update, fenced_update, fenced_update_many, finish_runs, insert_objects
 from .targets.base import CANCELLED, COMPLETED, FAILED, OUTCOMES, Outcome
 from .times import UTC, add_ms, iso
 from .validation import DUE_STATES, check_json
@@ -363,7 +363,7 @@ class Runner:
             won = set(Job.objects.filter(current_run_id__in=list(run_ids.values())).values_list("job_id", flat=True))
             rows = [row for row in rows if row["job_id"] in won]
         claims = [self._new_claim(row, run_ids[row["job_id"]], now) for row in rows]
-        Run.objects.bulk_create([c.run for c in claims])
+        insert_objects([c.run for c in claims], return_pks=False)
         return claims
 
     def _new_claim(self, row: dict[str, Any], run_id: str, now: datetime) -> Claim:
@@ -507,7 +507,7 @@ class Runner:
                     else:
                         stale_close(claim.run)
                 finish_runs(fenced)
-                Event.objects.bulk_create(events)
+                insert_objects(events, return_pks=observed())
             return fenced, events
 
         with self.writing():

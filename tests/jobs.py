@@ -21,6 +21,12 @@ RUN = {"type": "run"}
 FAIL = {"type": "run", "outcome": "failed", "error": {"reason": "nope"}}
 
 
+def verb(logged: str) -> str:
+    """The first word of a logged statement; Django logs an executemany as "N times: INSERT …"."""
+    words = logged.split()
+    return (words[2] if len(words) > 2 and words[1] == "times:" else words[0]).upper()
+
+
 def once(at: datetime = T0) -> dict[str, Any]:
     return {"type": "once", "at": at}
 

@@ -100,6 +100,34 @@ def test_insert_of_a_taken_key_raises_integrity_error_and_writes_nothing(t0: dat
     assert list(Job.objects.values_list("job_id", flat=True)) == ["job-0001"]
 
 
+def test_insert_goes_through_the_execute_wrappers(t0: datetime, way: str) -> None:
+    seen: list[str] = []
+
+    def record(execute: Any, sql_: str, params: Any, many: bool, context: Any) -> Any:
+        seen.append(sql_.split()[0])
+        return execute(sql_, params, many, context)
+
+    with connection.execute_wrapper(record):
+        sql.insert(Event, EVENT_FIELDS, event_rows(3, t0))
+    assert seen == (["COPY"] if connection.vendor == "postgresql" and way == "fastest" else ["INSERT"])
+
+
+def test_insert_objects_saves_them_as_bulk_create_would(t0: datetime, way: str) -> None:
+    events = [Event(event_type="e", job_id=f"j{i}", payload={"i": i}, created_at=t0) for i in range(3)]
+    runs = [Run(run_id=f"run-{i}", job_id="j", started_at=t0, slot_at=t0 + timedelta(minutes=i)) for i in range(2)]
+    sql.insert_objects(events, return_pks=True)
+    sql.insert_objects(runs, return_pks=False)
+    assert all(not obj._state.adding and obj._state.db == "default" for obj in [*events, *runs])
+    if connection.features.can_return_rows_from_bulk_insert:
+        assert [Event.objects.get(pk=e.pk).payload for e in events] == [{"i": 0}, {"i": 1}, {"i": 2}]
+    stored = {r.run_id: r for r in Run.objects.all()}
+    for run in runs:
+        assert {f.attname: getattr(stored[run.run_id], f.attname) for f in Run._meta.concrete_fields} == {
+            f.attname: getattr(run, f.attname) for f in Run._meta.concrete_fields
+        }
+    sql.insert_objects([], return_pks=True)  # nothing to do, nothing sent
+
+
 def make_row(job_id: str, at: datetime) -> list[Any]:
     values = {f.attname: f.get_default() for f in Job._meta.concrete_fields}
     values.update(
