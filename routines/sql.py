@@ -40,23 +40,30 @@ def insert(
     """
     fields = [model._meta.get_field(name) for name in names]
     adapters = [_adapter(field) for field in fields]
-    values = [[v if a is None or v is None else a(v) for a, v in zip(adapters, row, strict=True)] for row in rows]
+
+    def adapted(start: int, stop: int) -> list[list[Any]]:
+        # A chunk at a time: short-lived rows keep the garbage collector's full passes away.
+        return [
+            [v if a is None or v is None else a(v) for a, v in zip(adapters, row, strict=True)]
+            for row in rows[start:stop]
+        ]
+
     with connection.cursor() as cursor:
         if copies():
-            return _copy(cursor, model, [f.column for f in fields], values, return_pks)
+            return _copy(cursor, model, [f.column for f in fields], adapted, len(rows), return_pks)
         qn = connection.ops.quote_name
         head = f"INSERT INTO {qn(model._meta.db_table)} ({', '.join(qn(f.column) for f in fields)}) VALUES "
         one = f"({', '.join(['%s'] * len(fields))})"
         if not (return_pks and connection.features.can_return_rows_from_bulk_insert):
             # One prepared statement run for every row: what SQLite's and MySQL's drivers do fastest.
-            for start in range(0, len(values), INSERT_BATCH):
-                cursor.executemany(head + one, values[start : start + INSERT_BATCH])
+            for start in range(0, len(rows), INSERT_BATCH):
+                cursor.executemany(head + one, adapted(start, start + INSERT_BATCH))
             return []
         returning = connection.ops.return_insert_columns([model._meta.pk])[0]
         per = max(1, 999 // len(fields))  # SQLite's default limit of bound parameters
         pks: list[Any] = []
-        for start in range(0, len(values), per):
-            chunk = values[start : start + per]
+        for start in range(0, len(rows), per):
+            chunk = adapted(start, start + per)
             cursor.execute(f"{head}{', '.join([one] * len(chunk))} {returning}", [v for row in chunk for v in row])
             pks += [row[0] for row in cursor.fetchall()]
         return pks
@@ -89,7 +96,12 @@ def copies() -> bool:
 
 
 def _copy(
-    cursor: Any, model: type[models.Model], columns: list[str], values: list[list[Any]], return_pks: bool
+    cursor: Any,
+    model: type[models.Model],
+    columns: list[str],
+    adapted: Callable[[int, int], list[list[Any]]],
+    count: int,
+    return_pks: bool,
 ) -> list[Any]:
     """PostgreSQL: COPY, its fastest way in; keys asked for are drawn from the sequence first.
 
@@ -101,18 +113,16 @@ def _copy(
     pks: list[Any] = []
     if return_pks:
         pk = model._meta.pk.column
-        cursor.execute(
-            "SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)", [table, pk, len(values)]
-        )
+        cursor.execute("SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)", [table, pk, count])
         pks = sorted(row[0] for row in cursor.fetchall())
         columns = [pk, *columns]
-        values = [[key, *row] for key, row in zip(pks, values, strict=True)]
     statement = f"COPY {table} ({', '.join(qn(c) for c in columns)}) FROM STDIN"
 
     def copy_rows(sql: str, params: Any, many: bool, context: Any) -> None:
         with connection.wrap_database_errors, cursor.copy(sql) as copy:
-            for row in values:
-                copy.write_row(row)
+            for start in range(0, count, INSERT_BATCH):
+                for i, row in enumerate(adapted(start, start + INSERT_BATCH), start):
+                    copy.write_row([pks[i], *row] if pks else row)
 
     # Through the connection's execute wrappers, as execute() is, so whatever counts or guards
     # statements (connection.execute_wrapper, the bench's counter) sees the COPY too.

@@ -64,7 +64,7 @@ def way(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
 
 def event_rows(n: int, at: datetime) -> list[tuple[Any, ...]]:
     payloads: list[Any] = [{"i": 0, "text": AWKWARD, "at": at}, [AWKWARD, None, 1.5], {}, AWKWARD]
-    return [("routine_created", f"job-{i:04d}", None if i % 2 else "run-1", payloads[i % 4], at) for i in range(n)]
+    return [("routine_created", f"job-{i:05d}", None if i % 2 else "run-1", payloads[i % 4], at) for i in range(n)]
 
 
 def test_insert_writes_every_value_as_given(t0: datetime, way: str) -> None:
@@ -79,13 +79,14 @@ def test_insert_writes_every_value_as_given(t0: datetime, way: str) -> None:
 
 
 def test_insert_returns_the_new_keys_in_row_order(t0: datetime, way: str) -> None:
-    rows = event_rows(450, t0)
+    rows = event_rows(sql.INSERT_BATCH + 200, t0)  # more than one chunk on every path
     pks = sql.insert(Event, EVENT_FIELDS, rows, return_pks=True)
     if not connection.features.can_return_rows_from_bulk_insert:
         assert pks == []
         return
-    assert len(set(pks)) == 450
-    assert [Event.objects.get(pk=pk).job_id for pk in pks] == [row[1] for row in rows]
+    assert len(set(pks)) == len(rows)
+    stored = dict(Event.objects.values_list("pk", "job_id"))
+    assert [stored[pk] for pk in pks] == [row[1] for row in rows]
     # Later rows get later keys from the database's own counter.
     Event.objects.create(event_type="x", job_id="after", created_at=t0)
     assert Event.objects.get(job_id="after").pk > max(pks)
