@@ -102,9 +102,8 @@ def create_or_get(job_input: Mapping[str, Any]) -> tuple[Job, bool]:
         if existing is not None:
             return existing, False
     policy.check("create", data)
-    fields = _job_fields(data, now)
-    job = Job(**fields)
-    created = event("routine_created", job.job_id, now, **_created_payload(fields))
+    job = Job(**_job_fields(data, now))
+    created = event("routine_created", job.job_id, now, **_created_payload(job))
 
     def write() -> None:
         with transaction.atomic():
@@ -140,27 +139,30 @@ def create_many(inputs: Iterable[Mapping[str, Any]]) -> builtins.list[Job]:
     """
     now = timezone.now()
     check = _normalizer(now)
-    items: builtins.list[tuple[dict[str, Any], bool]] = []
+    datas: builtins.list[dict[str, Any]] = []
+    explicit: builtins.list[bool] = []
     for index, job_input in enumerate(inputs):
         try:
-            data = check(job_input)
+            datas.append(check(job_input))
         except InvalidInput as exc:
             raise _at_index(exc, index) from None
-        items.append((data, isinstance(job_input, Mapping) and "idempotency_key" in job_input))
-    explicit = {data["idempotency_key"] for data, is_explicit in items if is_explicit}
-    existing = _existing_by_key(explicit)
+        explicit.append(isinstance(job_input, Mapping) and "idempotency_key" in job_input)
+    existing = _existing_by_key({data["idempotency_key"] for data, given in zip(datas, explicit, strict=True) if given})
     asks_policy = routines_settings.POLICY is not None
-    result: builtins.list[Job | int] = []
-    new_rows: builtins.list[dict[str, Any]] = []
+    # Fields in the model's own order, so new Jobs are built as ones read back are.
+    defaults = {field.attname: field.get_default() for field in Job._meta.concrete_fields}
+    alias = connection.alias
+    result: builtins.list[Job] = []
+    new_jobs: builtins.list[Job] = []
     new_ids: dict[str, int] = {}
     new_keys: dict[str, int] = {}
-    positions: dict[str, int] = {}
-    for index, (data, is_explicit) in enumerate(items):
+    positions: dict[str, Job] = {}
+    for index, (data, given) in enumerate(zip(datas, explicit, strict=True)):
         key = data["idempotency_key"]
-        if is_explicit and key in existing:
+        if given and key in existing:
             result.append(existing[key])
             continue
-        if is_explicit and key in positions:
+        if given and key in positions:
             result.append(positions[key])  # the same key earlier in the call: that job
             continue
         if data["job_id"] in new_ids:
@@ -170,38 +172,35 @@ def create_many(inputs: Iterable[Mapping[str, Any]]) -> builtins.list[Job]:
         if asks_policy:
             policy.check("create", data)
         new_ids[data["job_id"]] = new_keys[key] = index
-        positions[key] = len(new_rows)
-        result.append(len(new_rows))
-        new_rows.append(_job_fields(data, now))
-    jobs = _insert_new(new_rows, new_ids, new_keys, now) if new_rows else []
-    return [jobs[r] if isinstance(r, int) else r for r in result]
+        job = Job.from_db(alias, None, tuple({**defaults, **_job_fields(data, now)}.values()))
+        positions[key] = job
+        result.append(job)
+        new_jobs.append(job)
+    if new_jobs:
+        _insert_new(new_jobs, new_ids, new_keys, now)
+    return result
 
 
-def _insert_new(
-    new_rows: builtins.list[dict[str, Any]], new_ids: dict[str, int], new_keys: dict[str, int], now: datetime
-) -> builtins.list[Job]:
+def _insert_new(jobs: builtins.list[Job], new_ids: dict[str, int], new_keys: dict[str, int], now: datetime) -> None:
     """Write create_many's new jobs and their ``routine_created`` events in one transaction."""
-    # Rows in the models' own field order, so the returned Jobs are built like ones read back.
-    defaults = {field.attname: field.get_default() for field in Job._meta.concrete_fields}
-    job_rows = [tuple({**defaults, **fields}.values()) for fields in new_rows]
-    event_rows = [("routine_created", f["job_id"], None, _created_payload(f), now) for f in new_rows]
-    announced = observed()  # else no Event objects are built: nobody would see them
-    event_ids: builtins.list[Any] = []
+    # Event objects only for someone to see; else rows made as they are sent.
+    created = [event("routine_created", job.job_id, now, **_created_payload(job)) for job in jobs] if observed() else []
 
     def write() -> None:
         with transaction.atomic():
-            sql.insert(Job, builtins.list(defaults), job_rows)
-            event_ids[:] = sql.insert(Event, EVENT_FIELDS, event_rows, return_pks=announced)
+            sql.insert_objects(jobs, return_pks=False)
+            if created:
+                sql.insert_objects(created, return_pks=True)
+            else:
+                rows = (("routine_created", job.job_id, None, _created_payload(job), now) for job in jobs)
+                sql.insert(Event, EVENT_FIELDS, rows)
 
     try:
         with_retry(write)
     except IntegrityError:  # an id or key is taken: say which, naming its input
         _check_free(new_ids, new_keys)
         raise AlreadyExists("a job_id or idempotency_key was taken meanwhile; nothing was created") from None
-    if announced:
-        pks = event_ids or [None] * len(event_rows)  # MySQL cannot say them, as with bulk_create
-        announce(Event.from_db(connection.alias, None, (pk, *row)) for pk, row in zip(pks, event_rows, strict=True))
-    return [Job.from_db(connection.alias, None, row) for row in job_rows]
+    announce(created)
 
 
 # Event columns after its id, in field order.
@@ -263,12 +262,12 @@ def _job_fields(data: dict[str, Any], now: datetime) -> dict[str, Any]:
     }
 
 
-def _created_payload(fields: dict[str, Any]) -> dict[str, Any]:
+def _created_payload(job: Job) -> dict[str, Any]:
     return {
-        "schedule_type": fields["schedule_type"],
-        "target_type": fields["target_type"],
-        "state": fields["state"],
-        "next_run_at": iso(fields["next_run_at"]),
+        "schedule_type": job.schedule_type,
+        "target_type": job.target_type,
+        "state": job.state,
+        "next_run_at": iso(job.next_run_at),
     }
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import functools
 import itertools
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -31,39 +31,40 @@ def _value(model: type[Job] | type[Run], name: str, value: Any) -> Any:
 
 
 def insert(
-    model: type[models.Model], names: Sequence[str], rows: Sequence[Sequence[Any]], *, return_pks: bool = False
+    model: type[models.Model], names: Sequence[str], rows: Iterable[Sequence[Any]], *, return_pks: bool = False
 ) -> list[Any]:
     """INSERT ``rows`` (each the values of ``names``, in order), as bulk_create would, only cheaper.
 
     Returns the new primary keys in row order when ``return_pks`` is asked and the database can
     say them (PostgreSQL, SQLite 3.35+, MariaDB 10.5+, as with bulk_create); otherwise nothing.
+    ``rows`` may be a generator: it is read a chunk at a time, each chunk adapted just before it
+    is sent, so a large insert does not keep every row alive at once.
     """
     fields = [model._meta.get_field(name) for name in names]
     adapters = [_adapter(field) for field in fields]
+    source = iter(rows)
 
-    def adapted(start: int, stop: int) -> list[list[Any]]:
-        # A chunk at a time: short-lived rows keep the garbage collector's full passes away.
-        return [
+    def chunks(size: int) -> Iterator[list[list[Any]]]:
+        while chunk := [
             [v if a is None or v is None else a(v) for a, v in zip(adapters, row, strict=True)]
-            for row in rows[start:stop]
-        ]
+            for row in itertools.islice(source, size)
+        ]:
+            yield chunk
 
     with connection.cursor() as cursor:
         if copies():
-            return _copy(cursor, model, [f.column for f in fields], adapted, len(rows), return_pks)
+            return _copy(cursor, model, [f.column for f in fields], chunks(INSERT_BATCH), return_pks)
         qn = connection.ops.quote_name
         head = f"INSERT INTO {qn(model._meta.db_table)} ({', '.join(qn(f.column) for f in fields)}) VALUES "
         one = f"({', '.join(['%s'] * len(fields))})"
         if not (return_pks and connection.features.can_return_rows_from_bulk_insert):
             # One prepared statement run for every row: what SQLite's and MySQL's drivers do fastest.
-            for start in range(0, len(rows), INSERT_BATCH):
-                cursor.executemany(head + one, adapted(start, start + INSERT_BATCH))
+            for chunk in chunks(INSERT_BATCH):
+                cursor.executemany(head + one, chunk)
             return []
         returning = connection.ops.return_insert_columns([model._meta.pk])[0]
-        per = max(1, 999 // len(fields))  # SQLite's default limit of bound parameters
         pks: list[Any] = []
-        for start in range(0, len(rows), per):
-            chunk = adapted(start, start + per)
+        for chunk in chunks(max(1, 999 // len(fields))):  # SQLite's default limit of bound parameters
             cursor.execute(f"{head}{', '.join([one] * len(chunk))} {returning}", [v for row in chunk for v in row])
             pks += [row[0] for row in cursor.fetchall()]
         return pks
@@ -75,15 +76,16 @@ def insert_objects(objs: Sequence[models.Model], *, return_pks: bool) -> None:
         return
     meta = type(objs[0])._meta
     fields = [f for f in meta.concrete_fields if f is not meta.auto_field]
-    rows = [[getattr(obj, f.attname) for f in fields] for obj in objs]
+    rows = ([getattr(obj, f.attname) for f in fields] for obj in objs)
     pks = insert(
         type(objs[0]), [f.attname for f in fields], rows, return_pks=return_pks and meta.auto_field is not None
     )
+    alias = connection.alias
     for obj, pk in itertools.zip_longest(objs, pks):
         if pk is not None:
             obj.pk = pk
         obj._state.adding = False
-        obj._state.db = connection.alias
+        obj._state.db = alias
 
 
 def copies() -> bool:
@@ -96,12 +98,7 @@ def copies() -> bool:
 
 
 def _copy(
-    cursor: Any,
-    model: type[models.Model],
-    columns: list[str],
-    adapted: Callable[[int, int], list[list[Any]]],
-    count: int,
-    return_pks: bool,
+    cursor: Any, model: type[models.Model], columns: list[str], chunks: Iterator[list[list[Any]]], return_pks: bool
 ) -> list[Any]:
     """PostgreSQL: COPY, its fastest way in; keys asked for are drawn from the sequence first.
 
@@ -112,17 +109,21 @@ def _copy(
     table = qn(model._meta.db_table)
     pks: list[Any] = []
     if return_pks:
+        pending = [row for chunk in chunks for row in chunk]  # counted before the COPY starts
         pk = model._meta.pk.column
-        cursor.execute("SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)", [table, pk, count])
+        cursor.execute(
+            "SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)", [table, pk, len(pending)]
+        )
         pks = sorted(row[0] for row in cursor.fetchall())
+        chunks = iter([[[key, *row] for key, row in zip(pks, pending, strict=True)]])
         columns = [pk, *columns]
     statement = f"COPY {table} ({', '.join(qn(c) for c in columns)}) FROM STDIN"
 
     def copy_rows(sql: str, params: Any, many: bool, context: Any) -> None:
         with connection.wrap_database_errors, cursor.copy(sql) as copy:
-            for start in range(0, count, INSERT_BATCH):
-                for i, row in enumerate(adapted(start, start + INSERT_BATCH), start):
-                    copy.write_row([pks[i], *row] if pks else row)
+            for chunk in chunks:
+                for row in chunk:
+                    copy.write_row(row)
 
     # Through the connection's execute wrappers, as execute() is, so whatever counts or guards
     # statements (connection.execute_wrapper, the bench's counter) sees the COPY too.
