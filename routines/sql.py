@@ -62,7 +62,7 @@ def insert(
             for chunk in chunks(INSERT_BATCH):
                 cursor.executemany(head + one, chunk)
             return []
-        returning = connection.ops.return_insert_columns([model._meta.pk])[0]
+        returning = f"RETURNING {qn(model._meta.db_table)}.{qn(model._meta.pk.column)}"
         pks: list[Any] = []
         for chunk in chunks(max(1, 999 // len(fields))):  # SQLite's default limit of bound parameters
             cursor.execute(f"{head}{', '.join([one] * len(chunk))} {returning}", [v for row in chunk for v in row])
