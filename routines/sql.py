@@ -185,8 +185,11 @@ def claim_update(
         for row in rows:
             params += [row["job_id"], row["version"]]
     params += [_value(Job, "next_run_at", due_at)]
+    # InnoDB may otherwise search the rows through the (state, next_run_at) index and lock other
+    # runners' rows on the way: a deadlock. The keys are all it needs.
+    hint = " FORCE INDEX (PRIMARY)" if connection.vendor == "mysql" else ""
     sql = (
-        f"UPDATE {qn(Job._meta.db_table)} SET {sets} WHERE ({where})"
+        f"UPDATE {qn(Job._meta.db_table)}{hint} SET {sets} WHERE ({where})"
         f" AND {qn('state')} IN ('active', 'retry_waiting') AND {qn('next_run_at')} <= %s"
     )
     with connection.cursor() as cursor:
