@@ -144,11 +144,14 @@ class Clock:
 
 
 def with_retry(fn: Callable[[], T]) -> T:
-    """Run ``fn`` (a whole transaction) again when SQLite reports its write lock is taken.
+    """Run ``fn`` (a whole transaction) again when the database gives it up for another's sake.
 
     SQLite answers "database is locked" at once, without waiting, when two transactions would
-    deadlock on the lock; the remedy is to roll back and retry after a short pause.
+    deadlock on the lock; the remedy is to roll back and retry after a short pause. InnoDB
+    rolls a deadlock's victim back whole (error 1213) and asks for the same.
     """
+    if connection.vendor == "mysql":
+        return _retry_deadlocks(fn)
     if connection.vendor != "sqlite":
         return fn()
     deadline = time.monotonic() + float(routines_settings.SQLITE_LOCK_RETRY_SECONDS)
@@ -161,6 +164,25 @@ def with_retry(fn: Callable[[], T]) -> T:
                 raise
         time.sleep(pause)
         pause = min(pause * 2, 0.2)
+
+
+MYSQL_DEADLOCK = 1213
+DEADLOCK_ATTEMPTS = 5
+
+
+def _retry_deadlocks(fn: Callable[[], T]) -> T:
+    # Inside a caller's transaction the deadlock rolled that back too: only the caller can start over.
+    if connection.in_atomic_block:
+        return fn()
+    attempt = 1
+    while True:
+        try:
+            return fn()
+        except OperationalError as exc:
+            if not exc.args or exc.args[0] != MYSQL_DEADLOCK or attempt == DEADLOCK_ATTEMPTS:
+                raise
+        time.sleep(0.01 * attempt)
+        attempt += 1
 
 
 # Journal -----------------------------------------------------------------------------------------

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import fields
@@ -10,6 +11,7 @@ from typing import Any
 
 import pytest
 from django.db import IntegrityError, connection, transaction
+from django.db.models import F
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
@@ -17,7 +19,7 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 from routines import api, signals, targets
 from routines.exceptions import InvalidInput, JobBusy, JobTerminal
 from routines.models import Event, Job, Run
-from routines.runner import DueResult, Runner
+from routines.runner import DueResult, Runner, with_retry
 from routines.targets import Context, Executor, Outcome
 from routines.validation import TERMINAL_STATES
 from tests.jobs import FAIL, MINUTE, RUN, T0, claim, events, every, make, once, snapshot
@@ -648,3 +650,39 @@ def test_batch_size_is_capped_where_statements_would_outgrow_placeholder_limits(
     assert Runner().max_batch == 1000
     settings.ROUTINES = {**settings.ROUTINES, "BATCH_SIZE": 7}
     assert Runner().max_batch == 7
+
+
+@pytest.mark.skipif(connection.vendor != "mysql", reason="InnoDB's deadlock victim (error 1213) is MySQL/MariaDB's")
+@pytest.mark.django_db(transaction=True)
+def test_with_retry_runs_a_deadlock_victim_again() -> None:
+    """Two real connections lock two jobs in opposite orders; InnoDB rolls one back and it is run again."""
+    make("a", once())
+    make("b", once())
+    both_hold_one = threading.Barrier(2)
+    attempts: Counter[str] = Counter()
+    errors: list[BaseException] = []
+
+    def bump(first: str, second: str) -> None:
+        def transaction_() -> None:
+            attempts[first] += 1
+            with transaction.atomic():
+                Job.objects.filter(job_id=first).update(version=F("version") + 1)
+                if attempts[first] == 1:
+                    both_hold_one.wait(timeout=10)
+                Job.objects.filter(job_id=second).update(version=F("version") + 1)
+
+        try:
+            with_retry(transaction_)
+        except BaseException as exc:  # reported by the assertion below
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=bump, args=pair) for pair in (("a", "b"), ("b", "a"))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert errors == []
+    assert sum(attempts.values()) == 3  # one of them was the victim and ran twice
+    assert dict(Job.objects.values_list("job_id", "version")) == {"a": 2, "b": 2}
