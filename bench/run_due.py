@@ -277,7 +277,7 @@ def explain() -> list[tuple[str, str]]:
 
     from routines import api
     from routines.models import Job
-    from routines.runner import CLAIM_FIELDS
+    from routines.states import CLAIM_FIELDS
     from routines.validation import DUE_STATES
 
     now = dj_timezone.now()

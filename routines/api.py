@@ -14,14 +14,17 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import IntegrityError, connection, transaction
-from django.db.models import F, Q, QuerySet
+from django.db.models import F, QuerySet
 from django.utils import timezone
 
 from . import policy, schedules, sql, targets, validation
+from .clock import db_now
 from .conf import routines_settings
 from .exceptions import AlreadyExists, InvalidInput, JobBusy, JobTerminal, NotFound
+from .journal import announce, event, observed
 from .models import Event, Job, Run
-from .runner import DueResult, Runner, announce, db_now, event, observed, run_manual, with_retry
+from .retry import with_retry
+from .runner import DueResult, Runner, run_manual
 from .times import iso
 
 __all__ = [
@@ -77,14 +80,15 @@ def normalize(raw: object, *, patch: bool = False, now: datetime | None = None) 
 
     Shells that show errors before writing (the admin form) call this, so there is one set of rules.
     """
-    fn = validation.normalize_patch if patch else validation.normalize_job
-    return fn(
-        raw,
-        now=now or timezone.now(),
-        tz=timezone.get_current_timezone(),
-        validate_target=targets.validate,
-        max_payload_bytes=routines_settings.MAX_PAYLOAD_BYTES,
-    )
+    options: dict[str, Any] = {
+        "now": now or timezone.now(),
+        "tz": timezone.get_current_timezone(),
+        "validate_target": targets.validate,
+        "max_payload_bytes": routines_settings.MAX_PAYLOAD_BYTES,
+    }
+    if patch:
+        return validation.normalize_patch(raw, **options)
+    return validation.normalize_job(raw, **options, default_timeout_ms=routines_settings.DEFAULT_TIMEOUT_MS)
 
 
 def create(job_input: Mapping[str, Any]) -> Job:
@@ -211,10 +215,16 @@ def _normalizer(now: datetime) -> Callable[[object], dict[str, Any]]:
     """``normalize`` for many inputs: the settings and the time zone are read once, not per input."""
     tz = timezone.get_current_timezone()
     max_bytes = routines_settings.MAX_PAYLOAD_BYTES
+    default_timeout = routines_settings.DEFAULT_TIMEOUT_MS
 
     def check(raw: object) -> dict[str, Any]:
         return validation.normalize_job(
-            raw, now=now, tz=tz, validate_target=targets.validate, max_payload_bytes=max_bytes
+            raw,
+            now=now,
+            tz=tz,
+            validate_target=targets.validate,
+            max_payload_bytes=max_bytes,
+            default_timeout_ms=default_timeout,
         )
 
     return check
@@ -445,10 +455,10 @@ def due_jobs(filter: Mapping[str, Any] | None = None) -> QuerySet[Job]:
     """The queryset behind ``list_due``."""
     f = validation.normalize_due_filter(filter, tz=timezone.get_current_timezone())
     at = f.get("at") or db_now()
-    where = Q(state__in=validation.DUE_STATES, next_run_at__lte=at) | Q(state="running", lease_expires_at__lt=at)
+    qs = Job.objects.due_or_rescuable(at)
     if f.get("include_claimed"):
-        where |= Q(state="running")
-    qs = Job.objects.filter(where).order_by("next_run_at", "job_id")
+        qs = qs | Job.objects.filter(state="running")
+    qs = qs.order_by("next_run_at", "job_id")
     if "limit" in f:
         qs = qs[: f["limit"]]
     return qs

@@ -19,6 +19,8 @@ DEFAULTS: dict[str, tuple[Any, tuple[type, ...]]] = {
     "USE_DB_CLOCK": (True, (bool,)),
     "SQLITE_LOCK_RETRY_SECONDS": (30.0, (int, float)),
     "LOOP_MAX_WAIT_SECONDS": (60.0, (int, float)),
+    "DEFAULT_TIMEOUT_MS": (None, (int, type(None))),
+    "MAX_RESULT_BYTES": (1024 * 1024, (int,)),
     # Targets
     "TARGETS": ({}, (dict,)),
     "CALLABLE_ALLOWLIST": ([], (list, tuple)),
@@ -39,8 +41,19 @@ DEFAULTS: dict[str, tuple[Any, tuple[type, ...]]] = {
 }
 IMPORT_STRINGS = ("SESSION_BACKEND", "POLICY")
 IMPORT_STRING_LISTS = ("API_PERMISSION_CLASSES",)
-POSITIVE = ("CLAIM_TTL_MS", "BATCH_SIZE", "MAX_PAYLOAD_BYTES", "PRUNE_BATCH_SIZE", "OPENAI_TIMEOUT_SECONDS")
+POSITIVE = (
+    "CLAIM_TTL_MS",
+    "BATCH_SIZE",
+    "MAX_PAYLOAD_BYTES",
+    "MAX_RESULT_BYTES",
+    "PRUNE_BATCH_SIZE",
+    "OPENAI_TIMEOUT_SECONDS",
+)
 NON_NEGATIVE = ("SQLITE_LOCK_RETRY_SECONDS", "PRUNE_KEEP_LAST")
+# A batch's statements carry a few placeholders per job: stay well inside SQLite's and MySQL's limits.
+MAX_BATCH = 1000
+MIN_TIMEOUT_MS = 1000  # the shortest timeout_ms a job (or DEFAULT_TIMEOUT_MS) may have
+MAX_TIMEOUT_MS = 2**31 - 1
 MAX_LOOP_WAIT_SECONDS = 86_400  # the most run_due --loop sleeps between passes: --max-wait and its setting
 DURATIONS = ("PRUNE_RUNS_OLDER_THAN", "PRUNE_EVENTS_OLDER_THAN")  # like "30d", read by pruning.parse_duration
 

@@ -1,22 +1,19 @@
-"""Keep a runner's leases alive while one long target runs.
+"""A runner's second thread: it looks after the batch while a target runs.
 
-The runner renews its batch's leases between jobs, but a single target that runs longer than
-half a lease would let it lapse mid-run: another runner would then rescue, and run again, a job
-that is still running (SPEC §6.5: nothing runs twice at once). A daemon thread renews the leases
-the runner holds whenever half a lease has passed since the last renewal, so a lease now
-measures whether the runner's process is alive, not how long its target takes.
+The runner's own thread is inside a target for as long as the target takes, so someone else
+must notice when that is long: keep the job in hand's lease alive, give back the batch's other
+claims so that other runners can execute them, and write the outcomes already finished. The
+runner supplies what to do as ``tick``; this module only calls it on time.
 
-The runner's own writes to those rows take ``writing`` so that they never overlap a renewal
-(two multi-row UPDATEs locking the same rows in different orders could deadlock).
-Renewal is best effort on the thread's own database connection: a failed one is logged and
-tried again at the next beat; if the database stays away the lease lapses as if the runner died.
+Work is best effort on the thread's own database connection: a failed tick is logged and the
+connection replaced, and the next tick tries again. If the database stays away the lease
+lapses as if the runner had died.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-import time
 from collections.abc import Callable
 from types import TracebackType
 
@@ -26,20 +23,18 @@ logger = logging.getLogger("routines")
 
 
 class Heartbeat:
-    """Renews ``held`` run ids through ``renew`` once ``ttl_seconds / 2`` pass without a renewal.
+    """Calls ``tick`` every ``interval`` seconds while armed, on a daemon thread.
 
-    The thread starts with the first ``hold`` (an idle ``run_due`` starts none) and stops, closing
-    its connection, when the ``with`` block ends.
+    The thread starts at the first ``arm`` (an idle ``run_due`` starts none) and ends, closing its
+    connection, at ``stop``.
     """
 
-    def __init__(self, renew: Callable[[list[str]], object], ttl_seconds: float) -> None:
-        self._renew = renew
-        self._half = ttl_seconds / 2
-        self._held: list[str] = []
-        self._renewed_at = time.monotonic()
-        self._cond = threading.Condition()
-        self.writing = threading.Lock()
+    def __init__(self, tick: Callable[[], object], interval: float) -> None:
+        self._tick = tick
+        self._interval = interval
+        self._armed = False
         self._stopped = False
+        self._cond = threading.Condition()
         self._thread: threading.Thread | None = None
 
     def __enter__(self) -> Heartbeat:
@@ -50,29 +45,17 @@ class Heartbeat:
     ) -> None:
         self.stop()
 
-    @property
-    def renewed_at(self) -> float:
+    def arm(self) -> None:
         with self._cond:
-            return self._renewed_at
-
-    def hold(self, run_ids: list[str]) -> None:
-        """The leases to keep from now on (the runner just claimed them, renewing them too)."""
-        with self._cond:
-            self._held = list(run_ids)
-            self._renewed_at = time.monotonic()
+            self._armed = True
             if self._thread is None and not self._stopped:
                 self._thread = threading.Thread(target=self._beat, name="routines-heartbeat", daemon=True)
                 self._thread.start()
             self._cond.notify()
 
-    def renewed(self) -> None:
-        """The runner renewed its leases itself: the next beat is half a lease away again."""
+    def disarm(self) -> None:
         with self._cond:
-            self._renewed_at = time.monotonic()
-
-    def release(self) -> None:
-        with self._cond:
-            self._held = []
+            self._armed = False
 
     def stop(self) -> None:
         with self._cond:
@@ -86,22 +69,16 @@ class Heartbeat:
         try:
             while True:
                 with self._cond:
-                    while not self._stopped:
-                        wait = self._renewed_at + self._half - time.monotonic()
-                        if self._held and wait <= 0:
-                            break
-                        self._cond.wait(timeout=wait if self._held else None)
+                    if not self._stopped:
+                        self._cond.wait(timeout=self._interval if self._armed else None)
+                    while not self._armed and not self._stopped:
+                        self._cond.wait()
                     if self._stopped:
                         return
-                    held = list(self._held)
-                    self._renewed_at = time.monotonic()
                 try:
-                    with self.writing:
-                        self._renew(held)
+                    self._tick()
                 except Exception as exc:
-                    logger.warning("could not renew the leases of %d running job(s): %s", len(held), exc)
-                    connection.close()  # a broken connection is replaced at the next try
-                    with self._cond:  # try again soon: the lease has only half its time left
-                        self._renewed_at = time.monotonic() - self._half + min(1.0, self._half / 4)
+                    logger.warning("the runner's heartbeat failed: %s", exc)
+                    connection.close()  # a broken connection is replaced at the next tick
         finally:
             connection.close()

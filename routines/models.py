@@ -1,4 +1,4 @@
-"""Job, Run and Event: the durable state of routines (SPEC §2).
+"""Job, Run and Event: the durable state of routines.
 
 The database settles concurrency: claims are conditional writes on ``Job`` (see runner.py), and a
 unique constraint on ``Run`` refuses a second scheduled run of the same (job, slot, attempt).
@@ -7,12 +7,28 @@ Rows are written only through ``routines.api`` and the runner; nothing happens i
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from django.db import models
 from django.db.models import Q
 
 from .fields import ScheduleField, TimeJSONEncoder
+from .states import DUE_STATES, STATES
 from .times import EPOCH
-from .validation import DUE_STATES, STATES
+
+
+class JobQuerySet(models.QuerySet["Job"]):
+    """The due rules, written once: every caller passes the clock it goes by."""
+
+    def due(self, at: datetime) -> JobQuerySet:
+        return self.filter(state__in=DUE_STATES, next_run_at__lte=at)
+
+    def lease_expired(self, at: datetime) -> JobQuerySet:
+        return self.filter(state="running", lease_expires_at__lt=at)
+
+    def due_or_rescuable(self, at: datetime) -> JobQuerySet:
+        """What a ``run_due`` at ``at`` would execute: due jobs, and running jobs whose runner died."""
+        return self.filter(Q(state__in=DUE_STATES, next_run_at__lte=at) | Q(state="running", lease_expires_at__lt=at))
 
 
 class Job(models.Model):
@@ -47,6 +63,10 @@ class Job(models.Model):
     updated_at = models.DateTimeField()
     cancelled_at = models.DateTimeField(null=True, blank=True)
     completed_at = models.DateTimeField(null=True, blank=True)
+    # How long the runner waits for the target; None waits for ever.
+    timeout_ms = models.PositiveIntegerField(null=True, blank=True)
+
+    objects = JobQuerySet.as_manager()
 
     class Meta:
         indexes = [

@@ -19,7 +19,8 @@ from django.utils import timezone
 
 from .conf import routines_settings
 from .exceptions import PolicyDenied
-from .runner import announce, event, with_retry
+from .journal import announce, event
+from .retry import with_retry
 
 logger = logging.getLogger("routines")
 

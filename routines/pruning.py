@@ -92,7 +92,7 @@ def prune(
     batch_size: int | None = None,
 ) -> dict[str, int]:
     """Delete finished Runs and Events older than their retention; returns how many (or would)."""
-    from .runner import db_now
+    from .clock import db_now
 
     runs_age = _retention(runs_older_than, "PRUNE_RUNS_OLDER_THAN", "runs_older_than")
     events_age = _retention(events_older_than, "PRUNE_EVENTS_OLDER_THAN", "events_older_than")

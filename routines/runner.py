@@ -1,4 +1,4 @@
-"""Claim → execute → finish: how due jobs run (SPEC §6).
+"""Claim → execute → finish: how due jobs run.
 
 Concurrency is settled by the database, never by a lock held while a target executes:
 
@@ -7,8 +7,11 @@ Concurrency is settled by the database, never by a lock held while a target exec
   never wait on each other; on SQLite (one writer at a time) the UPDATE re-checks each row's
   ``version`` instead, so two processes can race for a row and only one wins. The Run rows are
   inserted in the same transaction, so a claimed attempt is visible while it executes.
-* Execute: targets run outside any transaction. A batch's leases are renewed when half spent,
-  between jobs by the runner and during one long target by its heartbeat thread (heartbeat.py).
+* Execute: targets run outside any transaction, one at a time. A batch is sized to take a
+  fraction of a second, so what a crash can cost is small; and a target that runs long stops
+  being part of a batch: the heartbeat thread gives the batch's other claims back and writes
+  the outcomes already finished (heartbeat.py). A target starts only while its claim is known
+  to be held: after any pause longer than half a lease the claims are confirmed first.
 * Finish: every job's write is fenced by its ``current_run_id``; a runner whose lease expired and
   was taken over closes its Run but cannot touch the job. Finishes are flushed in small batches
   of a few statements each, the fence kept per row (sql.py).
@@ -21,36 +24,40 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import threading
 import time
-import uuid
-from collections.abc import Callable, Iterable
-from contextlib import AbstractContextManager, nullcontext
+from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, TypeVar
+from typing import Any
 
-from django.db import OperationalError, connection, transaction
+from django.db import connection, transaction
 from django.db.models import F
-from django.utils import timezone
 
-from . import schedules, signals, targets
-from .conf import routines_settings
+from . import signals
+from .clock import Clock
+from .conf import MAX_BATCH, routines_settings
+from .execution import close_run, execute, new_run, new_run_id, overdue_jobs
 from .heartbeat import Heartbeat
+from .journal import announce, event, observed
 from .models import Event, Job, Run
+from .retry import reconnecting, with_retry
 from .sql import RUN_FINISH_FIELDS, claim_update, fenced_update, fenced_update_many, finish_runs, insert_objects
-from .targets.base import CANCELLED, COMPLETED, FAILED, OUTCOMES, Outcome
-from .times import UTC, add_ms, iso
-from .validation import DUE_STATES, check_json
+from .states import CLAIM_FIELDS, DUE_STATES
+from .targets.base import CANCELLED, COMPLETED, FAILED, Outcome
+from .times import iso
+from .transitions import LEASE_EXPIRED, transition, wrap_result
 
 logger = logging.getLogger("routines")
-T = TypeVar("T")
 
-LEASE_EXPIRED = {"reason": "lease_expired"}
 # How long a batch may take to execute; the batch size adapts to the measured execution time.
-BATCH_SECONDS = 0.5
+BATCH_SECONDS = 0.25
 FLUSH_SECONDS = 0.25
-# A batch's statements carry a few placeholders per job: stay well inside SQLite's and MySQL's limits.
-MAX_BATCH = 1000
+# A target running longer than this is long: its batch's other claims go back, its finished
+# outcomes are written. The heartbeat looks this often.
+HOLD_SECONDS = 0.05
+TICK_SECONDS = 0.02
 # How long a runner that finds every due row locked by other runners' claims waits for more.
 LOCKED_WAIT_SECONDS = 2.0
 
@@ -79,211 +86,33 @@ class Finish:
     claim: Claim
     outcome: Outcome
     finished_at: datetime
-    events: list[Event] = field(default_factory=list)
 
 
-def new_run_id() -> str:
-    return "run_" + uuid.uuid4().hex
+@dataclass
+class Batch:
+    """One batch on its way: shared by the runner's thread and its heartbeat, under ``Runner.lock``."""
+
+    waiting: deque[Claim]  # claimed, not started
+    confirmed: tuple[float, float]  # (monotonic, wall) time the claims were last known to be held
+    in_hand: Claim | None = None
+    started: float = 0.0
+    pending: list[Finish] = field(default_factory=list)
+    flushed: float = field(default_factory=time.monotonic)
+    results: list[DueResult] = field(default_factory=list)
+    lost_hand: bool = False
 
 
 def default_runner_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
-def wrap_result(result: Any) -> dict[str, Any]:
-    """The seed's rule for ``last_result``: a dict as it is, anything else under ``result``."""
-    return result if isinstance(result, dict) else {"result": result}
+def since(mark: tuple[float, float]) -> float:
+    """Seconds since ``mark`` by both clocks: a frozen VM may stop the one and not the other."""
+    return max(time.monotonic() - mark[0], time.time() - mark[1])
 
 
-def error_data(exc: BaseException) -> dict[str, str]:
-    # Escape what no database stores (NUL, lone surrogates): the message may quote bad input.
-    message = str(exc)[:2000].replace("\x00", "\\x00").encode("utf-8", "backslashreplace").decode("utf-8")
-    return {"type": type(exc).__name__, "message": message}
-
-
-# Clocks -----------------------------------------------------------------------------------------
-
-
-def uses_db_clock() -> bool:
-    return connection.vendor in ("postgresql", "mysql") and bool(routines_settings.USE_DB_CLOCK)
-
-
-def db_now() -> datetime:
-    """The time by the database server's clock where it has one worth trusting over ours.
-
-    Every runner host then agrees on due times and lease expiry, however skewed its own clock.
-    """
-    if not uses_db_clock():
-        return timezone.now()
-    with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            cursor.execute("SELECT statement_timestamp()")
-        else:
-            cursor.execute("SELECT UTC_TIMESTAMP(6)")
-        value = cursor.fetchone()[0]
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
-class Clock:
-    """A call's clock: frozen for schedule math, moving (from the same origin) for leases.
-
-    ``now`` is what SPEC §6.1 calls the call's clock: due comparisons and next slots use it, so
-    one call cannot chase a schedule forever. ``wall()`` adds the real time elapsed since, for
-    leases and run timestamps, so a long call never hands out leases that are already spent.
-    """
-
-    def __init__(self, now: datetime | None = None) -> None:
-        self.now = now if now is not None else db_now()
-        self._origin = time.monotonic()
-
-    def wall(self) -> datetime:
-        return self.now + timedelta(seconds=time.monotonic() - self._origin)
-
-
-# SQLite's single writer --------------------------------------------------------------------------
-
-
-def with_retry(fn: Callable[[], T]) -> T:
-    """Run ``fn`` (a whole transaction) again when the database gives it up for another's sake.
-
-    SQLite answers "database is locked" at once, without waiting, when two transactions would
-    deadlock on the lock; the remedy is to roll back and retry after a short pause. InnoDB
-    rolls a deadlock's victim back whole (error 1213) and asks for the same.
-    """
-    if connection.vendor == "mysql":
-        return _retry_deadlocks(fn)
-    if connection.vendor != "sqlite":
-        return fn()
-    deadline = time.monotonic() + float(routines_settings.SQLITE_LOCK_RETRY_SECONDS)
-    pause = 0.005
-    while True:
-        try:
-            return fn()
-        except OperationalError as exc:
-            if "locked" not in str(exc) or time.monotonic() > deadline:
-                raise
-        time.sleep(pause)
-        pause = min(pause * 2, 0.2)
-
-
-MYSQL_DEADLOCK = 1213
-DEADLOCK_ATTEMPTS = 5
-
-
-def _retry_deadlocks(fn: Callable[[], T]) -> T:
-    # Inside a caller's transaction the deadlock rolled that back too: only the caller can start over.
-    if connection.in_atomic_block:
-        return fn()
-    attempt = 1
-    while True:
-        try:
-            return fn()
-        except OperationalError as exc:
-            if not exc.args or exc.args[0] != MYSQL_DEADLOCK or attempt == DEADLOCK_ATTEMPTS:
-                raise
-        time.sleep(0.01 * attempt)
-        attempt += 1
-
-
-# Journal -----------------------------------------------------------------------------------------
-
-
-def event(event_type: str, job_id: str, at: datetime, run_id: str | None = None, **payload: Any) -> Event:
-    return Event(event_type=event_type, job_id=job_id, run_id=run_id, payload=payload, created_at=at)
-
-
-def announce(events: Iterable[Event]) -> None:
-    """Log committed events and send ``event_recorded`` for them (receivers may read what was written)."""
-    for ev in events:
-        signals.log_event(ev)
-        signals.event_recorded.send(sender=Event, event=ev)
-
-
-def observed() -> bool:
-    """Whether an event would reach anyone: a receiver of ``event_recorded`` or the ``routines`` log.
-
-    Bulk writers skip building Event objects nobody would see.
-    """
-    return signals.event_recorded.has_listeners(Event) or signals.logger.isEnabledFor(signals.EVENT_LEVEL)
-
-
-# State machine -----------------------------------------------------------------------------------
-
-
-def transition(
-    job: dict[str, Any], slot_at: datetime, attempt: int, outcome: Outcome, now: datetime, run: Run
-) -> tuple[dict[str, Any], list[Event]]:
-    """The job's fields after attempt ``attempt`` of ``slot_at`` ended with ``outcome`` (SPEC §6.4).
-
-    Pure apart from building unsaved Event rows: the caller writes both, fenced.
-    """
-    job_id = job["job_id"]
-    base = {"slot_at": iso(slot_at), "attempt": attempt}
-    fields: dict[str, Any] = {"last_run_id": run.run_id, "last_run_at": run.started_at}
-    events: list[Event] = []
-    if outcome.status in (COMPLETED, CANCELLED):
-        fields.update(last_result=wrap_result(outcome.result), last_error=None)
-        kind = "routine_run_completed" if outcome.status == COMPLETED else "routine_run_cancelled"
-        events.append(event(kind, job_id, now, run.run_id, **base))
-        fields.update(_advance(job, slot_at, now))
-        return fields, events
-    fields["last_error"] = outcome.error
-    max_attempts = job["retry_policy"].get("max_attempts", 1)
-    events.append(event("routine_run_failed", job_id, now, run.run_id, error=outcome.error, **base))
-    retry_at = add_ms(now, job["retry_policy"].get("backoff_ms", 0))
-    if attempt < max_attempts and retry_at is not None:
-        fields.update(
-            state="retry_waiting",
-            next_run_at=retry_at,
-            attempt_count=attempt,
-            current_run_id=run.run_id,
-            current_slot_at=slot_at,
-            claimed_by=None,
-            lease_expires_at=None,
-        )
-        events.append(event("routine_retry_scheduled", job_id, now, run.run_id, next_run_at=iso(retry_at), **base))
-        return fields, events
-    fields.update(_advance(job, slot_at, now, exhausted=True))
-    return fields, events
-
-
-def _advance(job: dict[str, Any], slot_at: datetime, now: datetime, exhausted: bool = False) -> dict[str, Any]:
-    """Leave the slot: on to the next one, or to the end of the schedule."""
-    nxt = schedules.next_slot(job["schedule"], slot_at, now)
-    fields: dict[str, Any] = {
-        "attempt_count": 0,
-        "current_run_id": None,
-        "current_slot_at": None,
-        "claimed_by": None,
-        "lease_expires_at": None,
-    }
-    if nxt is None:
-        fields.update(state="exhausted" if exhausted else "completed", next_run_at=None, completed_at=now)
-    else:
-        fields.update(state="active", next_run_at=nxt)
-    return fields
-
-
-# The runner --------------------------------------------------------------------------------------
-
-CLAIM_FIELDS = (
-    "job_id",
-    "state",
-    "version",
-    "next_run_at",
-    "attempt_count",
-    "current_run_id",
-    "current_slot_at",
-    "schedule",
-    "target",
-    "payload",
-    "metadata",
-    "routing_policy",
-    "retry_policy",
-    "created_at",
-    "schedule_type",
-    "target_type",
-)
+def now_mark() -> tuple[float, float]:
+    return (time.monotonic(), time.time())
 
 
 class Runner:
@@ -303,8 +132,13 @@ class Runner:
         self.should_stop = should_stop or (lambda: False)
         self.locking = connection.vendor in ("postgresql", "mysql")
         self.max_batch = max(1, min(MAX_BATCH, int(routines_settings.BATCH_SIZE)))
-        self.batch = min(self.max_batch, 8)
+        self.batch_size = 1  # nothing is known of the targets yet: the first batch holds one job
+        self.lock = threading.Lock()
+        self.batch: Batch | None = None
         self.heartbeat: Heartbeat | None = None
+        half = self.ttl.total_seconds() / 2
+        self.hold = min(HOLD_SECONDS, half / 2)
+        self.confirm_after = half
 
     def run(self) -> list[DueResult]:
         results: list[DueResult] = []
@@ -312,13 +146,13 @@ class Runner:
         # Inside a caller's transaction no other runner can see these claims until it commits,
         # and a second connection could only wait on that transaction's locks: no heartbeat.
         if not connection.in_atomic_block:
-            self.heartbeat = Heartbeat(self.keep_alive, self.ttl.total_seconds())
+            self.heartbeat = Heartbeat(self.tick, min(TICK_SECONDS, self.hold / 2))
         try:
             while not self.should_stop():
                 room = self.max_batch if self.limit is None else self.limit - len(results)
                 if room <= 0:
                     break
-                claims = with_retry(lambda: self.claim(min(self.batch, room)))
+                claims = with_retry(lambda: self.claim(min(self.batch_size, room)))
                 if not claims:
                     break
                 results.extend(self.execute_batch(claims))
@@ -332,6 +166,8 @@ class Runner:
 
     def due_rows(self, size: int) -> list[dict[str, Any]]:
         qs = Job.objects.filter(next_run_at__lte=self.clock.now).order_by("next_run_at", "job_id")
+        if overdue := overdue_jobs():  # their last target still runs here, past its timeout
+            qs = qs.exclude(job_id__in=overdue)
         if not self.locking:
             return list(qs.filter(state__in=DUE_STATES).values(*CLAIM_FIELDS)[:size])
         qs = qs.select_for_update(skip_locked=True)
@@ -347,7 +183,7 @@ class Runner:
         """Claim up to ``size`` due jobs; [] only when nothing is due any more.
 
         A batch can be lost whole to a faster runner between our read and our write; more may
-        still be due then, so read again instead of reporting that nothing is due (SPEC §6.6).
+        still be due then, so read again instead of reporting that nothing is due.
         """
         busy_until = time.monotonic() + LOCKED_WAIT_SECONDS
         while True:
@@ -373,7 +209,7 @@ class Runner:
         InnoDB may lock more rows than a claim takes (a small table is scanned whole), so an
         empty locked read alone does not mean that nothing is left for this runner.
         """
-        return Job.objects.filter(state__in=DUE_STATES, next_run_at__lte=self.clock.now).exists()
+        return Job.objects.due(self.clock.now).exists()
 
     def _claim(self, rows: list[dict[str, Any]]) -> list[Claim]:
         if not rows:
@@ -402,83 +238,105 @@ class Runner:
     # Execute ----------------------------------------------------------------------------------
 
     def execute_batch(self, claims: list[Claim]) -> list[DueResult]:
-        results: list[DueResult] = []
-        pending: list[Finish] = []
-        lease_start = time.monotonic()
-        flushed_at = time.monotonic()
-        started = time.monotonic()
-        done = 0
+        b = Batch(waiting=deque(claims), confirmed=now_mark())
+        began = time.monotonic()
+        executed = 0
+        with self.lock:
+            self.batch = b
         if self.heartbeat is not None:
-            self.heartbeat.hold([c.run.run_id for c in claims])
+            self.heartbeat.arm()
         try:
-            for i, claim in enumerate(claims):
-                if self.should_stop():
-                    break
-                if self.heartbeat is not None:
-                    lease_start = max(lease_start, self.heartbeat.renewed_at)
-                if time.monotonic() - lease_start > self.ttl.total_seconds() / 2:
-                    kept = self.renew(claims[i:])
-                    lease_start = time.monotonic()
-                    if self.heartbeat is not None:
-                        self.heartbeat.renewed()
-                    if claim.run.run_id not in kept:
-                        done += 1  # taken over by another runner: its attempt is no longer ours
-                        continue
+            while claim := self.next_claim(b):
                 outcome = execute(claim.job, claim.run, claim.slot_at, claim.attempt, manual=False)
-                pending.append(Finish(claim, outcome, self.clock.wall()))
-                done += 1
-                if len(pending) >= self.max_batch or time.monotonic() - flushed_at > FLUSH_SECONDS:
-                    results.extend(self.flush(pending))
-                    pending, flushed_at = [], time.monotonic()
+                executed += 1
+                with self.lock:
+                    b.in_hand = None
+                    b.pending.append(Finish(claim, outcome, self.clock.wall()))
+                    if len(b.pending) >= self.max_batch or time.monotonic() - b.flushed > FLUSH_SECONDS:
+                        self.flush(b)
         finally:
-            try:
-                results.extend(self.flush(pending))
-            finally:
-                if self.heartbeat is not None:
-                    self.heartbeat.release()
-                if done < len(claims):
-                    self.release(claims[done:])
-        self._adapt(time.monotonic() - started, max(done, 1))
-        return results
+            if self.heartbeat is not None:
+                self.heartbeat.disarm()
+            with self.lock:
+                self.batch = None
+                try:
+                    self.flush(b)
+                finally:
+                    self.release(b)
+        self._adapt(time.monotonic() - began, executed)
+        return b.results
+
+    def next_claim(self, b: Batch) -> Claim | None:
+        """The claim to execute next, confirmed in the database after a pause; None when done."""
+        with self.lock:
+            while b.waiting:
+                if self.should_stop():
+                    return None
+                if since(b.confirmed) > self.confirm_after:
+                    self.confirm(b)
+                    continue
+                b.in_hand = b.waiting.popleft()
+                b.started = time.monotonic()
+                return b.in_hand
+            return None
 
     def _adapt(self, seconds: float, count: int) -> None:
+        if count == 0:
+            return
         per_job = seconds / count
         ideal = int(BATCH_SECONDS / per_job) if per_job > 0 else self.max_batch
-        self.batch = max(1, min(self.max_batch, ideal, self.batch * 4))
+        self.batch_size = max(1, min(self.max_batch, ideal, self.batch_size * 4))
+
+    def tick(self) -> None:
+        """The heartbeat's look at the batch (its own thread and connection)."""
+        with self.lock:
+            b = self.batch
+            if b is None or b.in_hand is None:
+                return
+            if time.monotonic() - b.started > self.hold or self.should_stop():
+                self.release(b)
+                self.flush(b)
+            if since(b.confirmed) > self.confirm_after:
+                self.confirm(b)
+
+    def confirm(self, b: Batch) -> None:
+        """Extend the leases still held; drop the claims another runner took meanwhile."""
+        mark = now_mark()
+        claims = ([b.in_hand] if b.in_hand is not None else []) + list(b.waiting)
+        held = self.renew(claims)
+        b.confirmed = mark
+        lost = [c for c in b.waiting if c.run.run_id not in held]
+        if lost:
+            logger.warning("runner %s lost %d claim(s) while it was held up; it leaves them", self.runner_id, len(lost))
+            b.waiting = deque(c for c in b.waiting if c.run.run_id in held)
+        if b.in_hand is not None and b.in_hand.run.run_id not in held and not b.lost_hand:
+            b.lost_hand = True
+            logger.warning(
+                "run %s of job %s lost its claim while it ran", b.in_hand.run.run_id, b.in_hand.job["job_id"]
+            )
 
     def renew(self, claims: list[Claim]) -> set[str]:
-        """Extend the leases of claims not yet executed; returns the run ids still held."""
+        """Extend the leases of ``claims``; returns the run ids still held."""
         run_ids = [c.run.run_id for c in claims]
-        now = self.clock.wall()
+        if not run_ids:
+            return set()
+        lease = self.clock.wall() + self.ttl
 
         def write() -> set[str]:
-            n = Job.objects.filter(current_run_id__in=run_ids, state="running").update(
-                lease_expires_at=now + self.ttl, version=F("version") + 1
-            )
+            mine = Job.objects.filter(current_run_id__in=run_ids, state="running")
+            n = mine.update(lease_expires_at=lease, version=F("version") + 1)
             if n == len(run_ids):
                 return set(run_ids)
-            return set(
-                Job.objects.filter(current_run_id__in=run_ids, state="running").values_list("current_run_id", flat=True)
-            )
+            return set(mine.values_list("current_run_id", flat=True))
 
-        with self.writing():
-            return with_retry(write)
+        return reconnecting(lambda: with_retry(write))
 
-    def writing(self) -> AbstractContextManager[object]:
-        """Held around the runner's writes to its claimed rows, so the heartbeat's never overlap."""
-        return self.heartbeat.writing if self.heartbeat is not None else nullcontext()
-
-    def keep_alive(self, run_ids: list[str]) -> None:
-        """The heartbeat's renewal (on its own thread and connection): only rows still ours."""
-        lease = self.clock.wall() + self.ttl
-        with_retry(
-            lambda: Job.objects.filter(current_run_id__in=run_ids, state="running").update(
-                lease_expires_at=lease, version=F("version") + 1
-            )
-        )
-
-    def release(self, claims: list[Claim]) -> None:
-        """Give back claims that were never executed (a stop request or an error in between)."""
+    def release(self, b: Batch) -> None:
+        """Give back the claims not started (a stop request, a long target, an error in between)."""
+        claims = list(b.waiting)
+        b.waiting.clear()
+        if not claims:
+            return
 
         def write() -> None:
             with transaction.atomic():
@@ -495,19 +353,23 @@ class Runner:
                     if n:
                         Run.objects.filter(run_id=c.run.run_id, status="running").delete()
 
-        with self.writing():
-            with_retry(write)
+        reconnecting(lambda: with_retry(write))
 
     # Finish -----------------------------------------------------------------------------------
 
-    def flush(self, pending: list[Finish]) -> list[DueResult]:
-        if not pending:
-            return []
+    def flush(self, b: Batch) -> None:
+        """Write the batch's finished outcomes; the caller holds ``self.lock``."""
+        pending, b.pending = b.pending, []
+        b.flushed = time.monotonic()
+        if pending:
+            b.results.extend(self.finish(pending))
+
+    def finish(self, pending: list[Finish]) -> list[DueResult]:
         now = self.clock.wall()
         for item in pending:
             close_run(item.claim.run, item.outcome, item.finished_at)
 
-        def write() -> tuple[list[Run], list[Event]]:
+        def write() -> list[Event]:
             fenced: list[Run] = []
             events: list[Event] = []
             writes: list[tuple[Claim, dict[str, Any], list[Event]]] = []
@@ -530,10 +392,9 @@ class Runner:
                         stale_close(claim.run)
                 finish_runs(fenced)
                 insert_objects(events, return_pks=observed())
-            return fenced, events
+            return events
 
-        with self.writing():
-            _, events = with_retry(write)
+        events = reconnecting(lambda: with_retry(write))
         announce(events)
         for item in pending:
             signals.run_finished.send(sender=Run, run=item.claim.run)
@@ -547,9 +408,7 @@ class Runner:
         """Fail and reschedule running jobs whose runner let the lease expire (it crashed)."""
         now = self.clock.now
         rows = list(
-            Job.objects.filter(state="running", lease_expires_at__lt=now)
-            .order_by("lease_expires_at")
-            .values(*CLAIM_FIELDS, "lease_expires_at")[:1000]
+            Job.objects.lease_expired(now).order_by("lease_expires_at").values(*CLAIM_FIELDS, "lease_expires_at")[:1000]
         )
         rescued = 0
         for row in rows:
@@ -596,89 +455,6 @@ class Runner:
                 rescued += 1
                 announce(evs)
         return rescued
-
-
-def new_run(
-    job: dict[str, Any],
-    run_id: str,
-    now: datetime,
-    *,
-    slot_at: datetime | None,
-    attempt: int,
-    runner_id: str | None,
-    manual: bool = False,
-) -> Run:
-    target = job["target"]
-    try:
-        fields = targets.get(target.get("type", "")).run_fields(target, job["payload"])
-    except Exception:  # an unregistered type still gets a Run, which then fails
-        fields = targets.RunFields(input=job["payload"])
-    metadata = {
-        **fields.metadata,
-        "job_id": job["job_id"],
-        "slot_at": iso(slot_at),
-        "manual": manual,
-        "target_type": target.get("type"),
-        "attempt": attempt,
-    }
-    return Run(
-        run_id=run_id,
-        job_id=job["job_id"],
-        kind=fields.kind,
-        status="running",
-        scope=fields.scope,
-        input=fields.input,
-        metadata=metadata,
-        slot_at=None if manual else slot_at,
-        attempt=attempt,
-        manual=manual,
-        runner_id=runner_id,
-        started_at=now,
-        job_created_at=job["created_at"],
-    )
-
-
-def execute(job: dict[str, Any], run: Run, slot_at: datetime | None, attempt: int, *, manual: bool) -> Outcome:
-    """Run the target; whatever it raises or returns becomes data on an Outcome."""
-    signals.run_started.send(sender=Run, run=run)
-    context = targets.Context(
-        job_id=job["job_id"],
-        run_id=run.run_id,
-        slot_at=slot_at,
-        attempt=attempt,
-        manual=manual,
-        payload=job["payload"],
-        target=job["target"],
-        metadata=job["metadata"],
-        routing_policy=job["routing_policy"],
-    )
-    try:
-        outcome = targets.get(job["target"].get("type", "")).execute(context)
-        if not isinstance(outcome, Outcome) or outcome.status not in OUTCOMES:
-            raise TypeError(f"the executor returned {outcome!r}, not an Outcome")
-        check_json(outcome.result, "result", "invalid_result")
-        check_json(outcome.error, "error", "invalid_result")
-        check_json(outcome.scope, "scope", "invalid_result")
-        check_json(outcome.steps, "steps", "invalid_result")
-        check_json(outcome.metadata, "metadata", "invalid_result")
-    except Exception as exc:
-        logger.warning("target of job %s raised %s", job["job_id"], exc, exc_info=True)
-        return Outcome(FAILED, error=error_data(exc))
-    return outcome
-
-
-def close_run(run: Run, outcome: Outcome, finished_at: datetime) -> None:
-    """Fill in the Run's final fields in memory."""
-    run.status = outcome.status
-    run.result = outcome.result if outcome.status == COMPLETED else None
-    run.error = None if outcome.status == COMPLETED else outcome.error
-    run.finished_at = finished_at
-    if outcome.scope is not None:
-        run.scope = outcome.scope
-    if outcome.steps is not None:
-        run.steps = outcome.steps
-    if outcome.metadata:
-        run.metadata = {**run.metadata, **outcome.metadata}
 
 
 def stale_close(run: Run) -> None:

@@ -1,4 +1,4 @@
-"""Pure normalisation of job inputs, patches and filters (SPEC §3).
+"""Pure normalisation of job inputs, patches and filters.
 
 The Python API, the REST serializers and the admin forms all call these functions, so a job gets
 the same checks whichever door it comes through. Nothing here touches the database; callers pass
@@ -15,12 +15,11 @@ from datetime import datetime, tzinfo
 from typing import Any
 
 from . import schedules
+from .conf import MAX_TIMEOUT_MS, MIN_TIMEOUT_MS
 from .exceptions import InvalidInput
+from .states import DUE_STATES, STATES, TERMINAL_STATES  # noqa: F401  (re-exported)
 from .times import UTC, coerce_time
 
-STATES = ("active", "running", "retry_waiting", "paused", "completed", "exhausted", "cancelled")
-DUE_STATES = ("active", "retry_waiting")
-TERMINAL_STATES = ("completed", "exhausted", "cancelled")
 JOB_KEYS = (
     "job_id",
     "schedule",
@@ -29,6 +28,7 @@ JOB_KEYS = (
     "metadata",
     "routing_policy",
     "retry_policy",
+    "timeout_ms",
     "idempotency_key",
     "state",
     "next_run_at",
@@ -56,8 +56,9 @@ def normalize_job(
     tz: tzinfo,
     validate_target: TargetValidator,
     max_payload_bytes: int | None = None,
+    default_timeout_ms: int | None = None,
 ) -> dict[str, Any]:
-    """Return the full, normalised field set of a new job (SPEC §3 ``create``)."""
+    """Return the full, normalised field set of a new job."""
     code = "invalid_job"
     data = _mapping(raw, JOB_KEYS, "unsupported_job_key", code, "job")
     for key in ("schedule", "target"):
@@ -73,6 +74,7 @@ def normalize_job(
     out.setdefault("metadata", {})
     out.setdefault("routing_policy", {})
     out.setdefault("retry_policy", dict(RETRY_DEFAULTS))
+    out.setdefault("timeout_ms", default_timeout_ms)
     out.setdefault("idempotency_key", "routine:" + job_id)
     out.setdefault("state", "active")
     if "next_run_at" not in out:
@@ -88,7 +90,7 @@ def normalize_patch(
     validate_target: TargetValidator,
     max_payload_bytes: int | None = None,
 ) -> dict[str, Any]:
-    """Return the normalised keys of a patch (SPEC §3 ``update``); only the keys given."""
+    """Return the normalised keys of a patch ; only the keys given."""
     code = "invalid_patch"
     data = _mapping(raw, PATCH_KEYS, "unsupported_patch_key", code, "patch")
     return _fields(
@@ -120,6 +122,8 @@ def _fields(
             out[key] = check_json(value, key, code, max_bytes=max_payload_bytes)
     if "retry_policy" in data:
         out["retry_policy"] = normalize_retry_policy(data["retry_policy"], code)
+    if "timeout_ms" in data:
+        out["timeout_ms"] = timeout_ms(data["timeout_ms"], code)
     if "idempotency_key" in data:
         key = data["idempotency_key"]
         if not isinstance(key, str) or not key.strip() or len(key) > MAX_KEY_LENGTH or not storable_text(key):
@@ -167,6 +171,19 @@ def normalize_retry_policy(raw: object, code: str) -> dict[str, int]:
                 )
             out[key] = value
     return out
+
+
+def timeout_ms(value: object, code: str) -> int | None:
+    """A job's ``timeout_ms``: None (no limit) or whole milliseconds, one second at least."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or not MIN_TIMEOUT_MS <= value <= MAX_TIMEOUT_MS:
+        raise InvalidInput(
+            f"timeout_ms must be null or an integer from {MIN_TIMEOUT_MS} to {MAX_TIMEOUT_MS} (milliseconds)",
+            code=code,
+            field="timeout_ms",
+        )
+    return value
 
 
 def check_id(value: object, field: str, code: str) -> str:

@@ -50,3 +50,34 @@ NOT_CALLABLE = 42
 class Klass:
     def __init__(self, context: Context) -> None:
         self.context = context
+
+
+# Targets for the crash tests: each execution appends a line to a file, apart from our own Runs.
+
+
+def logged(context: Context, log: str, seconds: float = 0.0) -> dict[str, Any]:
+    """Append ``start`` (and, after ``seconds``, ``end``) lines for this execution to ``log``."""
+    import os
+    import time
+
+    line = f"{context.job_id} {context.attempt} {os.getpid()}"
+    with open(log, "a") as f:
+        f.write(f"start {line}\n")
+    time.sleep(seconds)
+    with open(log, "a") as f:
+        f.write(f"end {line}\n")
+    return {"slept": seconds}
+
+
+def exits(context: Context, code: int = 3) -> None:
+    import sys
+
+    sys.exit(code)
+
+
+def interrupts(context: Context) -> None:
+    raise KeyboardInterrupt
+
+
+def big(context: Context, size: int) -> str:
+    return "x" * size

@@ -10,7 +10,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from routines import api, runner, signals
+from routines import api, journal, signals
 from routines.exceptions import AlreadyExists, InvalidInput
 from routines.models import Event, Job
 from tests.jobs import verb
@@ -103,12 +103,12 @@ def test_events_are_logged_without_any_receiver(t0: datetime, caplog: pytest.Log
 
 def test_events_are_built_only_when_someone_would_see_them(caplog: pytest.LogCaptureFixture) -> None:
     with caplog.at_level(logging.WARNING, logger="routines"):
-        assert runner.observed() is False
+        assert journal.observed() is False
         with caplog.at_level(logging.INFO, logger="routines"):
-            assert runner.observed() is True
+            assert journal.observed() is True
         signals.event_recorded.connect(lambda **kw: None, weak=False, dispatch_uid="observer")
         try:
-            assert runner.observed() is True
+            assert journal.observed() is True
         finally:
             signals.event_recorded.disconnect(dispatch_uid="observer")
 

@@ -20,8 +20,9 @@ import pytest
 from django.db import connection
 
 from routines import api
+from routines.clock import db_now
 from routines.models import Event, Job, Run
-from routines.runner import Runner, db_now
+from routines.runner import Runner
 from tests.jobs import make, once
 from tests.processes import NOW, SLOTS, T0, allow_connections, create_workload, cut_connections, start, wait_for
 

@@ -1,6 +1,6 @@
-"""routines.heartbeat: leases stay alive while one long target runs (SPEC §6.5).
+"""routines.heartbeat: leases stay alive while one long target runs.
 
-First the thread's timing on its own (a recording renew function, short leases), then a real
+First the thread's timing on its own (a recording tick), then a real
 ``run_due`` whose target outlives its lease several times over while a second runner tries to
 rescue it, and the same across real OS processes.
 """
@@ -17,9 +17,9 @@ from typing import Any
 import pytest
 
 from routines import api, targets
+from routines.clock import db_now
 from routines.heartbeat import Heartbeat
 from routines.models import Event, Job, Run
-from routines.runner import db_now
 from routines.targets import Context, Executor, Outcome
 from tests.jobs import make, once
 
@@ -27,14 +27,14 @@ SECOND = timedelta(seconds=1)
 
 
 class Recorder:
-    """The renew function the heartbeat calls, recording when and with what."""
+    """The tick the heartbeat calls, recording when."""
 
     def __init__(self, fail: int = 0) -> None:
-        self.calls: list[tuple[float, list[str]]] = []
+        self.calls: list[float] = []
         self.fail = fail
 
-    def __call__(self, run_ids: list[str]) -> None:
-        self.calls.append((time.monotonic(), run_ids))
+    def __call__(self) -> None:
+        self.calls.append(time.monotonic())
         if len(self.calls) <= self.fail:
             raise RuntimeError("database unavailable")
 
@@ -43,55 +43,39 @@ def heartbeat_threads() -> list[threading.Thread]:
     return [t for t in threading.enumerate() if t.name == "routines-heartbeat"]
 
 
-def test_nothing_held_starts_no_thread_and_renews_nothing() -> None:
-    renew = Recorder()
-    with Heartbeat(renew, ttl_seconds=0.1):
+def test_never_armed_starts_no_thread_and_ticks_never() -> None:
+    tick = Recorder()
+    with Heartbeat(tick, interval=0.02):
         time.sleep(0.2)
         assert heartbeat_threads() == []
-    assert renew.calls == []
+    assert tick.calls == []
 
 
-def test_held_leases_are_renewed_every_half_lease_until_released() -> None:
-    renew = Recorder()
-    with Heartbeat(renew, ttl_seconds=0.2) as beat:
-        began = time.monotonic()
-        beat.hold(["r1", "r2"])
-        time.sleep(0.55)
-        beat.release()
-        count = len(renew.calls)
+def test_armed_it_ticks_every_interval_until_disarmed() -> None:
+    tick = Recorder()
+    with Heartbeat(tick, interval=0.05) as beat:
+        beat.arm()
+        time.sleep(0.5)
+        beat.disarm()
+        count = len(tick.calls)
         time.sleep(0.3)
-    assert [ids for _, ids in renew.calls] == [["r1", "r2"]] * count
-    assert 3 <= count <= 6  # at 0.1, 0.2, 0.3, 0.4, 0.5 s: about every half lease
-    assert renew.calls[0][0] - began >= 0.1  # never before half the lease is spent
-    assert len(renew.calls) == count  # released: no more renewals
+    assert 5 <= count <= 12
+    assert len(tick.calls) == count  # disarmed: no more ticks
     assert heartbeat_threads() == []  # stopped with the block
 
 
-def test_a_renewal_by_the_runner_postpones_the_next_beat() -> None:
-    renew = Recorder()
-    with Heartbeat(renew, ttl_seconds=0.4) as beat:
-        beat.hold(["r1"])
-        for _ in range(6):
-            time.sleep(0.1)
-            beat.renewed()
-        assert renew.calls == []
+def test_a_failed_tick_is_logged_and_the_next_one_still_comes(caplog: pytest.LogCaptureFixture) -> None:
+    tick = Recorder(fail=1)
+    with Heartbeat(tick, interval=0.05) as beat:
+        beat.arm()
         time.sleep(0.3)
-    assert len(renew.calls) == 1
-
-
-def test_a_failed_renewal_is_logged_and_retried_soon(caplog: pytest.LogCaptureFixture) -> None:
-    renew = Recorder(fail=1)
-    with Heartbeat(renew, ttl_seconds=2.0) as beat:
-        beat.hold(["r1"])
-        time.sleep(1.0 + 0.7)
-    assert len(renew.calls) == 2
-    assert renew.calls[1][0] - renew.calls[0][0] < 0.6  # not a whole half lease later
-    assert "could not renew the leases of 1 running job(s): database unavailable" in caplog.text
+    assert len(tick.calls) >= 2
+    assert "the runner's heartbeat failed: database unavailable" in caplog.text
 
 
 def test_stop_returns_promptly_while_the_thread_waits() -> None:
-    beat = Heartbeat(Recorder(), ttl_seconds=600)
-    beat.hold(["r1"])
+    beat = Heartbeat(Recorder(), interval=600)
+    beat.arm()
     began = time.monotonic()
     beat.stop()
     assert time.monotonic() - began < 1

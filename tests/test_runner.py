@@ -19,7 +19,8 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 from routines import api, signals, targets
 from routines.exceptions import InvalidInput, JobBusy, JobTerminal
 from routines.models import Event, Job, Run
-from routines.runner import DueResult, Runner, with_retry
+from routines.retry import with_retry
+from routines.runner import DueResult, Runner
 from routines.targets import Context, Executor, Outcome
 from routines.validation import TERMINAL_STATES
 from tests.jobs import FAIL, MINUTE, RUN, T0, claim, events, every, make, once, snapshot

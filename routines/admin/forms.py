@@ -14,8 +14,10 @@ from typing import Any
 
 from django import forms
 from django.forms.fields import InvalidJSONInput
+from django.utils.translation import gettext_lazy as _
 
 from .. import api, validation
+from ..conf import routines_settings
 from ..exceptions import InvalidInput, RoutineError
 from ..fields import TimeJSONEncoder
 from ..models import Job
@@ -63,10 +65,18 @@ class JobForm(forms.ModelForm):
     metadata = JSONTextField(required=False, help_text="An object.")
     routing_policy = JSONTextField(required=False, help_text="An object, merged into routed sessions' routing.")
     retry_policy = JSONTextField(required=False, help_text='{"max_attempts": 1, "backoff_ms": 0}')
+    timeout_ms = forms.IntegerField(
+        required=False,
+        label=_("Timeout (ms)"),
+        help_text=_(
+            "How long a run may take, in milliseconds (at least 1000); past it the run fails and is retried "
+            "under the retry policy. Leave blank for no limit."
+        ),
+    )
 
     class Meta:
         model = Job
-        fields = ("job_id", "idempotency_key", *JSON_FIELDS)
+        fields = ("job_id", "idempotency_key", *JSON_FIELDS, "timeout_ms")
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -77,6 +87,7 @@ class JobForm(forms.ModelForm):
             self.initial.setdefault("metadata", {})
             self.initial.setdefault("routing_policy", {})
             self.initial.setdefault("retry_policy", dict(validation.RETRY_DEFAULTS))
+            self.initial.setdefault("timeout_ms", routines_settings.DEFAULT_TIMEOUT_MS)
         self.api_input: dict[str, Any] = {}
 
     def clean(self) -> dict[str, Any]:
@@ -100,6 +111,7 @@ class JobForm(forms.ModelForm):
     def _create_input(self, cleaned: dict[str, Any]) -> dict[str, Any]:
         data: dict[str, Any] = {"schedule": cleaned["schedule"], "target": cleaned["target"]}
         data["payload"] = cleaned.get("payload")
+        data["timeout_ms"] = cleaned.get("timeout_ms")
         for key in ("job_id", "idempotency_key", "metadata", "routing_policy", "retry_policy"):
             if cleaned.get(key) not in (None, ""):
                 data[key] = cleaned[key]

@@ -15,7 +15,7 @@ from typing import Any
 
 from django.contrib import admin, messages
 from django.contrib.admin.utils import flatten
-from django.db.models import F, OuterRef, Q, QuerySet, Subquery
+from django.db.models import F, OuterRef, QuerySet, Subquery
 from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed, HttpResponseRedirect
 from django.urls import path, reverse
 from django.utils import timezone
@@ -23,6 +23,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 
 from .. import api, schedules, targets, validation
+from ..clock import db_now
 from ..exceptions import RoutineError
 from ..models import Event, Job, Run
 from . import display
@@ -69,13 +70,10 @@ class DueFilter(admin.SimpleListFilter):
         return [("now", "Due now"), ("hour", "Due within an hour")]
 
     def queryset(self, request: HttpRequest, queryset: QuerySet[Job]) -> QuerySet[Job]:
-        now = timezone.now()
         if self.value() == "now":
-            return queryset.filter(
-                Q(state__in=validation.DUE_STATES, next_run_at__lte=now) | Q(state="running", lease_expires_at__lt=now)
-            )
+            return queryset.due_or_rescuable(db_now())  # type: ignore[attr-defined]
         if self.value() == "hour":
-            return queryset.filter(state__in=validation.DUE_STATES, next_run_at__lte=now + timedelta(hours=1))
+            return queryset.due(db_now() + timedelta(hours=1))  # type: ignore[attr-defined]
         return queryset
 
 
@@ -188,6 +186,7 @@ class JobAdmin(admin.ModelAdmin):
                     "metadata",
                     "routing_policy",
                     "retry_policy",
+                    "timeout_ms",
                 )
             },
         )
@@ -215,6 +214,7 @@ class JobAdmin(admin.ModelAdmin):
             "metadata",
             "routing_policy",
             "retry_policy",
+            "timeout_ms",
         )
 
     def save_model(self, request: HttpRequest, obj: Job, form: Any, change: bool) -> None:

@@ -1,4 +1,4 @@
-"""JSON out (SPEC §2 field names, ISO 8601 UTC times) and the documented shapes of JSON in.
+"""JSON out (the field names of the Python API, ISO 8601 UTC times) and the documented shapes of JSON in.
 
 Input is not validated here: views hand the parsed JSON to ``routines.api``, which runs
 ``routines.validation`` once, so REST, admin and Python callers share one set of rules. The
@@ -14,10 +14,16 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from routines.conf import MAX_TIMEOUT_MS, MIN_TIMEOUT_MS
 from routines.times import iso
 from routines.validation import RUN_STATUSES, STATES
 
 from . import schema
+
+TIMEOUT_HELP = (
+    "How long the runner waits for the target, in milliseconds (at least 1000); past it the run fails "
+    'with {"reason": "timeout"} and counts towards max_attempts. null: no limit.'
+)
 
 
 def jsonable(value: Any) -> Any:
@@ -90,6 +96,7 @@ class JobSerializer(serializers.Serializer):
     metadata = ObjectField()
     routing_policy = ObjectField()
     retry_policy = RetryPolicyField()
+    timeout_ms = serializers.IntegerField(allow_null=True, help_text=TIMEOUT_HELP)
     idempotency_key = serializers.CharField()
     state = serializers.ChoiceField(choices=STATES)
     attempt_count = serializers.IntegerField()
@@ -150,6 +157,19 @@ class ErrorSerializer(serializers.Serializer):
 # Documented input shapes (see the module docstring) -----------------------------------------
 
 
+@extend_schema_field(
+    {
+        "type": "integer",
+        "minimum": MIN_TIMEOUT_MS,
+        "maximum": MAX_TIMEOUT_MS,
+        "nullable": True,
+        "description": TIMEOUT_HELP,
+    }
+)
+class TimeoutField(AnyJSONField):
+    pass
+
+
 @extend_schema_field(schema.JOB_ID)
 class JobIdField(AnyJSONField):
     pass
@@ -167,6 +187,7 @@ class JobPatchSerializer(serializers.Serializer):
     metadata = ObjectField(required=False)
     routing_policy = ObjectField(required=False)
     retry_policy = RetryPolicyField(required=False)
+    timeout_ms = TimeoutField(required=False, allow_null=True)
     idempotency_key = IdempotencyKeyField(required=False)
     state = serializers.ChoiceField(choices=("active", "paused"), required=False)
     next_run_at = TimeInputField(required=False, allow_null=True)

@@ -24,6 +24,7 @@ from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
 
+from .. import deadlines
 from ..conf import routines_settings
 from .base import Message
 from .models import Thread, ThreadMessage
@@ -148,6 +149,9 @@ class OpenAIBackend:
         if key:
             headers["Authorization"] = f"Bearer {key}"
         timeout = float(routines_settings.OPENAI_TIMEOUT_SECONDS)
+        left = deadlines.remaining()  # the job's own timeout, when it has one, cuts the wait shorter
+        if left is not None:
+            timeout = max(0.001, min(timeout, left))
         try:
             response = http_client().post(url, json=body, headers=headers, timeout=timeout)
         except httpx.TimeoutException as exc:

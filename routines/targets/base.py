@@ -23,6 +23,8 @@ class Context:
     target: dict[str, Any]
     metadata: dict[str, Any]
     routing_policy: dict[str, Any]
+    # The job's timeout: the runner stops waiting this long after the target starts (None: never).
+    timeout_ms: int | None = None
 
 
 @dataclass

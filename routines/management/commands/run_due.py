@@ -1,11 +1,14 @@
-"""``manage.py run_due``: execute due routines once, or keep doing so with ``--loop`` (SPEC §9)."""
+"""``manage.py run_due``: execute due routines once, or keep doing so with ``--loop``."""
 
 from __future__ import annotations
 
 import json
 import logging
+import os
 import signal
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
@@ -14,14 +17,39 @@ from django.db import DatabaseError, close_old_connections, connection
 from django.utils import timezone
 
 from routines import api
+from routines.clock import db_now
 from routines.conf import MAX_LOOP_WAIT_SECONDS, routines_settings
 from routines.exceptions import InvalidInput
 from routines.management.base import OneLineCommand, database_error
 from routines.models import Job
-from routines.runner import DueResult, db_now
+from routines.runner import DueResult
 from routines.times import coerce_time, iso
 
 logger = logging.getLogger("routines")
+
+
+@contextmanager
+def stop_on_signals() -> Iterator[threading.Event]:
+    """SIGTERM and SIGINT ask the runner to stop after the job in hand; a second one stops at once."""
+    stop = threading.Event()
+    if threading.current_thread() is not threading.main_thread():  # signals reach the main thread only
+        yield stop
+        return
+
+    def on_signal(signum: int, frame: Any) -> None:
+        if stop.is_set():
+            signal.signal(signum, signal.SIG_DFL)
+            os.kill(os.getpid(), signum)
+            return
+        logger.info("run_due: signal %s received, stopping after the job in hand", signum)
+        stop.set()
+
+    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        yield stop
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 def parse_now(value: str) -> datetime:
@@ -63,14 +91,16 @@ class Command(OneLineCommand):
             raise CommandError(f"--max-wait must be more than 0 and at most {MAX_LOOP_WAIT_SECONDS} seconds")
         if max_wait is not None and not options["loop"]:
             raise CommandError("--max-wait only applies with --loop")
-        if options["loop"]:
-            self.loop(
-                opts,
-                max_wait if max_wait is not None else float(routines_settings.LOOP_MAX_WAIT_SECONDS),
-                options["json"],
-            )
-        else:
-            self.report(self.once(opts), options["json"])
+        with stop_on_signals() as stop:
+            if options["loop"]:
+                self.loop(
+                    opts,
+                    max_wait if max_wait is not None else float(routines_settings.LOOP_MAX_WAIT_SECONDS),
+                    options["json"],
+                    stop,
+                )
+            else:
+                self.report(self.once(opts, stop.is_set), options["json"])
 
     def once(self, opts: dict[str, Any], should_stop: Any = None) -> list[DueResult]:
         try:
@@ -98,50 +128,39 @@ class Command(OneLineCommand):
         detail = ", ".join(f"{n} {k}" for k, n in sorted(counts.items()))
         self.stdout.write(f"run_due: {len(results)} executed" + (f" ({detail})" if detail else ""))
 
-    def loop(self, opts: dict[str, Any], max_wait: float, as_json: bool) -> None:
+    def loop(self, opts: dict[str, Any], max_wait: float, as_json: bool, stop: threading.Event) -> None:
         """Run passes until SIGTERM/SIGINT; the job in hand always finishes first."""
-        stop = threading.Event()
-
-        def on_signal(signum: int, frame: Any) -> None:
-            logger.info("run_due: signal %s received, stopping after the job in hand", signum)
-            stop.set()
-
-        previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
         try:
             connection.ensure_connection()  # a database never reached is an error; a later outage is ridden out
         except DatabaseError as exc:
             raise database_error(exc) from None
         backoff = 1.0
-        try:
-            while not stop.is_set():
-                if not connection.in_atomic_block:  # e.g. call_command() inside a test's transaction
-                    close_old_connections()
-                try:
-                    results = api.run_due(opts, should_stop=stop.is_set)
-                    wait = self.seconds_to_next(max_wait) if not stop.is_set() else 0
-                    backoff = 1.0
-                except InvalidInput as exc:
-                    raise CommandError(f"{exc.field}: {exc.detail}") from None
-                except DatabaseError as exc:
-                    logger.error(
-                        "run_due: database unavailable (%s); retrying in %.0f s",
-                        str(exc).splitlines()[0] if str(exc) else type(exc).__name__,
-                        backoff,
-                    )
-                    self.stderr.write(f"run_due: database unavailable, retrying in {backoff:.0f} s")
-                    if not connection.in_atomic_block:
-                        connection.close()
-                    stop.wait(backoff)
-                    backoff = min(backoff * 2, max_wait)
-                    continue
-                if results:
-                    self.report(results, as_json)
-                if "now" in opts:
-                    break  # a frozen clock never moves on: one pass is all there is
-                stop.wait(wait)
-        finally:
-            for sig, handler in previous.items():
-                signal.signal(sig, handler)
+        while not stop.is_set():
+            if not connection.in_atomic_block:  # e.g. call_command() inside a test's transaction
+                close_old_connections()
+            try:
+                results = api.run_due(opts, should_stop=stop.is_set)
+                wait = self.seconds_to_next(max_wait) if not stop.is_set() else 0
+                backoff = 1.0
+            except InvalidInput as exc:
+                raise CommandError(f"{exc.field}: {exc.detail}") from None
+            except DatabaseError as exc:
+                logger.error(
+                    "run_due: database unavailable (%s); retrying in %.0f s",
+                    str(exc).splitlines()[0] if str(exc) else type(exc).__name__,
+                    backoff,
+                )
+                self.stderr.write(f"run_due: database unavailable, retrying in {backoff:.0f} s")
+                if not connection.in_atomic_block:
+                    connection.close()
+                stop.wait(backoff)
+                backoff = min(backoff * 2, max_wait)
+                continue
+            if results:
+                self.report(results, as_json)
+            if "now" in opts:
+                break  # a frozen clock never moves on: one pass is all there is
+            stop.wait(wait)
 
     def seconds_to_next(self, max_wait: float) -> float:
         """Sleep until the next due time or lease expiry, at most ``max_wait``."""

@@ -1,0 +1,28 @@
+"""A job's states, and the columns a runner reads to execute one: named once for every module."""
+
+from __future__ import annotations
+
+STATES = ("active", "running", "retry_waiting", "paused", "completed", "exhausted", "cancelled")
+DUE_STATES = ("active", "retry_waiting")
+TERMINAL_STATES = ("completed", "exhausted", "cancelled")
+
+# What the runner reads of a job to claim and execute it (a row as a dict, never a model instance).
+CLAIM_FIELDS = (
+    "job_id",
+    "state",
+    "version",
+    "next_run_at",
+    "attempt_count",
+    "current_run_id",
+    "current_slot_at",
+    "schedule",
+    "target",
+    "payload",
+    "metadata",
+    "routing_policy",
+    "retry_policy",
+    "timeout_ms",
+    "created_at",
+    "schedule_type",
+    "target_type",
+)
