@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 from typing import TypeVar
@@ -11,6 +12,7 @@ from django.db import InterfaceError, OperationalError, connection
 from .conf import routines_settings
 
 T = TypeVar("T")
+logger = logging.getLogger("routines")
 
 
 def with_retry(fn: Callable[[], T]) -> T:
@@ -67,9 +69,13 @@ def reconnecting(fn: Callable[[], T]) -> T:
     while True:
         try:
             return fn()
-        except (OperationalError, InterfaceError):
+        except (OperationalError, InterfaceError) as exc:
             if connection.in_atomic_block or attempt == RECONNECT_ATTEMPTS or connection.is_usable():
                 raise
+            logger.warning(
+                "database connection lost (%s); reconnecting",
+                str(exc).splitlines()[0] if str(exc) else type(exc).__name__,
+            )
         connection.close()
         time.sleep(0.1 * attempt)
         attempt += 1
