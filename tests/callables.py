@@ -81,3 +81,24 @@ def interrupts(context: Context) -> None:
 
 def big(context: Context, size: int) -> str:
     return "x" * size
+
+
+def generator_exit(context: Context) -> None:
+    raise GeneratorExit
+
+
+# Targets for the in-process timeout tests.
+RELEASE: dict[str, Any] = {}  # job_id -> threading.Event the target waits on
+
+
+def blocks(context: Context) -> str:
+    """Wait until the test sets ``RELEASE[job_id]`` (at most 30 s): a target that ignores its timeout."""
+    RELEASE[context.job_id].wait(30)
+    return "released"
+
+
+def deadline(context: Context) -> float | None:
+    """The seconds left before this target's timeout, as code that honours it would read them."""
+    from routines import deadlines
+
+    return deadlines.remaining()

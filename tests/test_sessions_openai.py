@@ -8,6 +8,7 @@ silence longer than the client's timeout).
 from __future__ import annotations
 
 import json
+import re
 import threading
 import time
 from collections import deque
@@ -20,7 +21,7 @@ import pytest
 
 pytest.importorskip("httpx", reason="the OpenAI backend needs httpx (pip install django-routines[openai])")
 
-from routines import api
+from routines import api, deadlines
 from routines.models import Run, Thread, ThreadMessage
 from routines.sessions.openai import OpenAIBackend, OpenAIError, OpenAISession
 from tests.jobs import T0, make, once
@@ -222,6 +223,24 @@ def test_a_timeout_fails_the_run(server: FakeServer, settings: Any) -> None:
     server.answers.append(("sleep", 1.0, None))
     run = run_job("job", query_target())
     assert (run.status, run.error["type"]) == ("failed", "OpenAIError")
+
+
+def test_the_jobs_deadline_cuts_the_wait_shorter(server: FakeServer, backend: OpenAIBackend) -> None:
+    server.answers.append(("sleep", 2.0, None))  # the setting allows 5 s
+    with deadlines.until(time.monotonic() + 0.3), pytest.raises(OpenAIError) as caught:
+        backend.query(session(backend), "hi", {})
+    waited = float(re.search(r"within ([0-9.e-]+) s", str(caught.value)).group(1))  # type: ignore[union-attr]
+    assert 0 < waited <= 0.3
+
+
+def test_a_job_waiting_on_the_server_past_its_timeout_fails(server: FakeServer) -> None:
+    server.answers.append(("sleep", 3.0, None))
+    run = run_job("job", query_target(), timeout_ms=1000)
+    assert run.status == "failed"
+    # The client gives up at the deadline as the runner does: whichever is first names the failure.
+    if run.error != {"reason": "timeout", "timeout_ms": 1000}:
+        assert run.error["type"] == "OpenAIError"
+        assert float(re.search(r"within ([0-9.e-]+) s", run.error["message"]).group(1)) <= 1.0  # type: ignore[union-attr]
 
 
 def test_an_unreachable_server_raises(backend: OpenAIBackend, settings: Any) -> None:
