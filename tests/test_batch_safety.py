@@ -16,12 +16,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from routines import api
 from routines.clock import db_now
 from routines.models import Event, Run
 from tests.jobs import once
 from tests.processes import start, wait_for
+
+SLOW = 0.4
 
 pytestmark = [pytest.mark.processes, pytest.mark.django_db(transaction=True)]
 TTL_MS = "1500"
@@ -194,3 +198,51 @@ def test_a_stuck_target_with_a_timeout_fails_and_run_due_exits(tmp_path: Path) -
     assert api.get("next").state == "completed"
     assert starts(log) == {"stuck": 1, "next": 1}
     assert os.path.exists(log)
+
+
+@settings(max_examples=4, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    plan=st.lists(st.booleans(), min_size=1, max_size=5),  # True: a slow target
+    victim=st.integers(min_value=0, max_value=4),
+    phase=st.sampled_from(["before", "while", "after"]),
+)
+def test_a_crash_anywhere_in_a_batch_loses_nothing_and_charges_only_started_work(
+    tmp_path_factory: pytest.TempPathFactory, plan: list[bool], victim: int, phase: str
+) -> None:
+    """Kill the runner before any target, while target ``victim`` runs, or after the last one;
+    then let another runner take over. Every slot runs, and no job is charged an attempt it did
+    not execute; jobs that had not started execute exactly once."""
+    api.clear()
+    log = tmp_path_factory.mktemp("crash") / "log"
+    victim = min(victim, len(plan) - 1) if phase == "while" else len(plan) - 1
+    plan[victim] = plan[victim] or phase == "while"
+    names = [f"j{i}" for i in range(len(plan))]
+    seconds = {name: SLOW if slow else 0.0 for name, slow in zip(names, plan, strict=True)}
+    due_jobs(log, names, seconds, retry_policy={"max_attempts": 3, "backoff_ms": 0})
+    proc = start("--runner-id", "victim", "--claim-ttl-ms", "1000")
+    try:
+        if phase == "before":
+            time.sleep(0.05)  # the process is still importing Django
+        else:
+            mark = "start" if phase == "while" else "end"
+            wait_for(lambda: [mark, names[victim]] in [w[:2] for w in lines(log)], what=f"{mark} of {names[victim]}")
+            if phase == "while":
+                time.sleep(SLOW / 3)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(10)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    started = starts(log)
+    time.sleep(1.2)  # the victim's leases lapse
+    rescuer = start("--runner-id", "rescuer")
+    out = finish(rescuer)
+    assert rescuer.returncode == 0, out
+    total = starts(log)
+    assert {api.get(n).state for n in names} == {"completed"}, "every slot ran"
+    charged = Counter(Run.objects.filter(error={"reason": "lease_expired"}).values_list("job_id", flat=True))
+    for name in names:
+        assert charged[name] <= started[name], f"{name} was charged an attempt it did not execute"
+        assert total[name] <= started[name] + 1
+        if not started[name]:
+            assert total[name] == 1, f"{name} had not started: it runs exactly once"
