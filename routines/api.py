@@ -25,6 +25,7 @@ from .journal import announce, event, observed
 from .models import Event, Job, Run
 from .retry import with_retry
 from .runner import DueResult, Runner, run_manual
+from .states import DUE_STATES, TERMINAL_STATES
 from .times import iso
 
 __all__ = [
@@ -337,7 +338,7 @@ def _write_if_unchanged(job: Job, fields: dict[str, Any], now: datetime, events:
 def _check_editable(job: Job) -> None:
     if job.state in BUSY_STATES:
         raise JobBusy(f"job {job.job_id!r} is {job.state}")
-    if job.state in validation.TERMINAL_STATES:
+    if job.state in TERMINAL_STATES:
         raise JobTerminal(f"job {job.job_id!r} is {job.state}")
 
 
@@ -474,7 +475,7 @@ due = list_due
 def next_due_at() -> datetime | None:
     """The earliest ``next_run_at`` among jobs that can be due (one index lookup)."""
     return (
-        Job.objects.filter(state__in=validation.DUE_STATES, next_run_at__isnull=False)
+        Job.objects.filter(state__in=DUE_STATES, next_run_at__isnull=False)
         .order_by("next_run_at")
         .values_list("next_run_at", flat=True)
         .first()

@@ -17,13 +17,12 @@ from .conf import (
     IMPORT_STRINGS,
     MAX_BATCH,
     MAX_LOOP_WAIT_SECONDS,
-    MAX_TIMEOUT_MS,
-    MIN_TIMEOUT_MS,
     NON_NEGATIVE,
     POSITIVE,
     user_settings,
 )
 from .pruning import parse_duration
+from .validation import MAX_TIMEOUT_MS, MIN_TIMEOUT_MS
 
 
 @register()

@@ -52,8 +52,6 @@ POSITIVE = (
 NON_NEGATIVE = ("SQLITE_LOCK_RETRY_SECONDS", "PRUNE_KEEP_LAST")
 # A batch's statements carry a few placeholders per job: stay well inside SQLite's and MySQL's limits.
 MAX_BATCH = 1000
-MIN_TIMEOUT_MS = 1000  # the shortest timeout_ms a job (or DEFAULT_TIMEOUT_MS) may have
-MAX_TIMEOUT_MS = 2**31 - 1
 MAX_LOOP_WAIT_SECONDS = 86_400  # the most run_due --loop sleeps between passes: --max-wait and its setting
 DURATIONS = ("PRUNE_RUNS_OLDER_THAN", "PRUNE_EVENTS_OLDER_THAN")  # like "30d", read by pruning.parse_duration
 

@@ -143,5 +143,34 @@ class Event(models.Model):
         return f"{self.event_type} {self.job_id}"
 
 
-# The query target's stored threads live with the session backends; imported so migrations see them.
-from .sessions.models import Thread, ThreadMessage  # noqa: E402, F401
+# Conversation threads of the OpenAI-compatible session backend. Chat-completions servers are
+# stateless, so a thread is kept here, one row per message, and replayed on each query of it.
+
+
+class Thread(models.Model):
+    thread_id = models.CharField(primary_key=True, max_length=64)
+    # Which backend owns the thread ("openai"); another backend's ids are not resumed.
+    backend = models.CharField(max_length=64)
+    model = models.CharField(max_length=200, blank=True, default="")
+    system = models.TextField(blank=True, default="")
+    created_at = models.DateTimeField()
+    updated_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return self.thread_id
+
+
+class ThreadMessage(models.Model):
+    id = models.BigAutoField(primary_key=True)
+    thread = models.ForeignKey(Thread, on_delete=models.CASCADE, related_name="messages")
+    # Position in the conversation; unique so that two runs appending at once cannot interleave.
+    seq = models.PositiveIntegerField()
+    role = models.CharField(max_length=32)
+    content = models.TextField()
+    created_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["thread", "seq"], name="routines_threadmessage_seq")]
+
+    def __str__(self) -> str:
+        return f"{self.thread_id}#{self.seq} {self.role}"

@@ -5,6 +5,7 @@ from __future__ import annotations
 STATES = ("active", "running", "retry_waiting", "paused", "completed", "exhausted", "cancelled")
 DUE_STATES = ("active", "retry_waiting")
 TERMINAL_STATES = ("completed", "exhausted", "cancelled")
+RUN_STATUSES = ("running", "completed", "failed", "cancelled")
 
 # What the runner reads of a job to claim and execute it (a row as a dict, never a model instance).
 CLAIM_FIELDS = (

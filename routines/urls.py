@@ -1,20 +1,7 @@
-"""Mount with ``path("api/routines/", include("routines.urls"))`` (SPEC §7)."""
+"""``include("routines.urls")`` mounts the REST API; its URL configuration lives in ``routines.rest``."""
 
 from __future__ import annotations
 
-from django.urls import path
-from rest_framework.routers import SimpleRouter
+from .rest.urls import app_name, urlpatterns
 
-from .rest.views import JobViewSet, RunDueView, RunViewSet, SchemaView
-
-app_name = "routines"
-
-router = SimpleRouter()
-router.register("jobs", JobViewSet, basename="job")
-router.register("runs", RunViewSet, basename="run")
-
-api_urlpatterns = [
-    *router.urls,
-    path("run-due/", RunDueView.as_view(), name="run-due"),
-]
-urlpatterns = [*api_urlpatterns, path("schema/", SchemaView.as_view(), name="schema")]
+__all__ = ["app_name", "urlpatterns"]

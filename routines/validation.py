@@ -15,9 +15,8 @@ from datetime import datetime, tzinfo
 from typing import Any
 
 from . import schedules
-from .conf import MAX_TIMEOUT_MS, MIN_TIMEOUT_MS
 from .exceptions import InvalidInput
-from .states import DUE_STATES, STATES, TERMINAL_STATES  # noqa: F401  (re-exported)
+from .states import RUN_STATUSES, STATES
 from .times import UTC, coerce_time
 
 JOB_KEYS = (
@@ -41,6 +40,8 @@ ID_RE = re.compile(r"[A-Za-z0-9._:-]{1,200}")
 MAX_KEY_LENGTH = 255
 MAX_JSON_DEPTH = 64
 MAX_INT = 2**63 - 1
+MIN_TIMEOUT_MS = 1000  # the shortest timeout_ms a job (or DEFAULT_TIMEOUT_MS) may have
+MAX_TIMEOUT_MS = 2**31 - 1
 
 TargetValidator = Callable[[object], dict[str, Any]]
 
@@ -302,7 +303,6 @@ def normalize_job_filter(raw: object, *, tz: tzinfo, target_types: tuple[str, ..
 
 
 RUN_FILTER_KEYS = ("job_id", "status", "manual")
-RUN_STATUSES = ("running", "completed", "failed", "cancelled")
 
 
 def normalize_run_filter(raw: object) -> dict[str, Any]:

@@ -141,7 +141,7 @@ def test_operator_finds_pauses_and_inspects_a_job(live_server: Any, transactiona
 
 
 def test_operator_reads_and_forgets_a_thread(live_server: Any, transactional_db: None, chromium: str) -> None:
-    from routines.sessions.models import Thread, ThreadMessage
+    from routines.models import Thread, ThreadMessage
 
     User.objects.create_superuser("admin", "admin@example.com", "s3cret-pw")
     now = timezone.now()

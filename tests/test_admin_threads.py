@@ -8,7 +8,7 @@ import pytest
 from django.contrib.auth.models import Permission, User
 from django.test import Client
 
-from routines.sessions.models import Thread, ThreadMessage
+from routines.models import Thread, ThreadMessage
 from tests.jobs import T0
 
 pytestmark = pytest.mark.django_db

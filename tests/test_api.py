@@ -556,7 +556,7 @@ def test_times_returned_are_aware_utc() -> None:
 @pytest.mark.skipif(connection.vendor != "sqlite", reason="SQLite's planner uses indexes even on tiny tables")
 @pytest.mark.parametrize("query", ["next_due_at", "list_due"])
 def test_the_due_queries_are_index_backed(query: str) -> None:
-    from routines.validation import DUE_STATES
+    from routines.states import DUE_STATES
 
     if query == "next_due_at":
         qs = Job.objects.filter(state__in=DUE_STATES, next_run_at__isnull=False).order_by("next_run_at")[:1]

@@ -21,8 +21,8 @@ from routines.exceptions import InvalidInput, JobBusy, JobTerminal
 from routines.models import Event, Job, Run
 from routines.retry import with_retry
 from routines.runner import DueResult, Runner
+from routines.states import TERMINAL_STATES
 from routines.targets import Context, Executor, Outcome
-from routines.validation import TERMINAL_STATES
 from tests.jobs import FAIL, MINUTE, RUN, T0, claim, events, every, make, once, snapshot
 
 pytestmark = pytest.mark.django_db

@@ -22,10 +22,11 @@ from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 
-from .. import api, schedules, targets, validation
+from .. import api, schedules, targets
 from ..clock import db_now
 from ..exceptions import RoutineError
 from ..models import Event, Job, Run
+from ..states import TERMINAL_STATES
 from . import display
 from .forms import JobForm
 
@@ -395,7 +396,7 @@ class JobAdmin(admin.ModelAdmin):
 
 def _upcoming(job: Job) -> list[datetime]:
     """The next run times if every run were on time, starting from the slot that is due next."""
-    if job.state in validation.TERMINAL_STATES or job.next_run_at is None:
+    if job.state in TERMINAL_STATES or job.next_run_at is None:
         return []
     schedule = dict(job.schedule)
     first = job.current_slot_at if job.state in ("running", "retry_waiting") and job.current_slot_at else None

@@ -12,7 +12,7 @@ from django.contrib import admin
 from django.db.models import Count, QuerySet
 from django.http import HttpRequest
 
-from ..sessions.models import Thread, ThreadMessage
+from ..models import Thread, ThreadMessage
 from .history import ReadOnlyAdmin
 
 

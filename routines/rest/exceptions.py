@@ -11,7 +11,7 @@ from typing import Any
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.http import Http404
 from rest_framework import exceptions as drf
-from rest_framework import status
+from rest_framework import serializers, status
 from rest_framework.response import Response
 
 from routines.exceptions import AlreadyExists, InvalidInput, JobBusy, JobTerminal, NotFound, PolicyDenied, RoutineError
@@ -86,3 +86,9 @@ def _first_error(detail: Any, field: str | None = None) -> tuple[str | None, str
     if isinstance(detail, list):
         return _first_error(detail[0], field) if detail else (field, "invalid input")
     return field, str(detail)
+
+
+class ErrorSerializer(serializers.Serializer):
+    error = serializers.CharField(help_text="a machine-readable code, e.g. invalid_job, not_found, job_busy")
+    detail = serializers.CharField()
+    field = serializers.CharField(allow_null=True, help_text="the input key the error is about, or null")

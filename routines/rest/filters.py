@@ -17,7 +17,7 @@ from django_filters.rest_framework import DjangoFilterBackend
 from routines import api
 from routines.exceptions import InvalidInput
 from routines.models import Job, Run
-from routines.validation import RUN_STATUSES, STATES
+from routines.states import RUN_STATUSES, STATES
 
 _INT = re.compile(r"-?[0-9]{1,30}")
 BOOLEANS = {"true": True, "1": True, "false": False, "0": False}

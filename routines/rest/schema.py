@@ -14,6 +14,8 @@ from drf_spectacular.openapi import AutoSchema
 from routines.times import MAX_MS
 from routines.validation import MAX_ATTEMPTS, MAX_BACKOFF_MS, MAX_KEY_LENGTH, MAX_TTL_MS
 
+from .exceptions import ErrorSerializer
+
 TIME: dict[str, Any] = {
     "oneOf": [
         {"type": "string", "format": "date-time", "description": "ISO 8601"},
@@ -182,8 +184,6 @@ class RoutinesAutoSchema(AutoSchema):
     """Adds the error responses every operation can give, in the one error shape."""
 
     def _get_response_bodies(self, direction: str = "response") -> dict[str, Any]:
-        from .serializers import ErrorSerializer
-
         responses = super()._get_response_bodies(direction)
         for code, description in ERROR_CODES.items():
             if code not in responses:

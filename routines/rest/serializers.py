@@ -14,9 +14,9 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from routines.conf import MAX_TIMEOUT_MS, MIN_TIMEOUT_MS
+from routines.states import RUN_STATUSES, STATES
 from routines.times import iso
-from routines.validation import RUN_STATUSES, STATES
+from routines.validation import MAX_TIMEOUT_MS, MIN_TIMEOUT_MS
 
 from . import schema
 
@@ -146,12 +146,6 @@ class RunDueResponseSerializer(serializers.Serializer):
 
 class NextDueSerializer(serializers.Serializer):
     next_due_at = UTCDateTimeField(allow_null=True)
-
-
-class ErrorSerializer(serializers.Serializer):
-    error = serializers.CharField(help_text="a machine-readable code, e.g. invalid_job, not_found, job_busy")
-    detail = serializers.CharField()
-    field = serializers.CharField(allow_null=True, help_text="the input key the error is about, or null")
 
 
 # Documented input shapes (see the module docstring) -----------------------------------------

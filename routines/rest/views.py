@@ -215,7 +215,7 @@ class RunDueView(RoutinesView):
 
 SCHEMA_SETTINGS = {
     "TITLE": "routines",
-    "DESCRIPTION": "Durable delayed and recurring jobs (SPEC §7). Errors: {error, detail, field}.",
+    "DESCRIPTION": "Durable delayed and recurring jobs. Errors: {error, detail, field}.",
     "VERSION": "1",
     "COMPONENT_SPLIT_REQUEST": True,
     "POSTPROCESSING_HOOKS": [
@@ -223,9 +223,9 @@ SCHEMA_SETTINGS = {
         "routines.rest.schema.close_request_bodies",
     ],
     "ENUM_NAME_OVERRIDES": {
-        "JobStateEnum": "routines.validation.STATES",
+        "JobStateEnum": "routines.states.STATES",
         "EditableStateEnum": ["active", "paused"],
-        "RunStatusEnum": "routines.validation.RUN_STATUSES",
+        "RunStatusEnum": "routines.states.RUN_STATUSES",
     },
 }
 
@@ -239,6 +239,7 @@ class SchemaView(RoutinesAccess, SpectacularAPIView):
 
     custom_settings = SCHEMA_SETTINGS
     schema = RoutinesAutoSchema()
+    api_patterns: list[Any] = []  # the documented URLs, given by the URL configuration
 
     def handle_exception(self, exc: Exception) -> Response:
         response = super().handle_exception(exc)
@@ -246,9 +247,7 @@ class SchemaView(RoutinesAccess, SpectacularAPIView):
         return response
 
     def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        from routines.urls import api_urlpatterns
-
         prefix = request.path_info.lstrip("/")
         prefix = prefix[: -len("schema/")] if prefix.endswith("schema/") else ""
-        self.patterns = [path(prefix, include(api_urlpatterns))]
+        self.patterns = [path(prefix, include(self.api_patterns))]
         return super().get(request, *args, **kwargs)

@@ -26,8 +26,8 @@ from django.utils import timezone
 
 from .. import deadlines
 from ..conf import routines_settings
+from ..models import Thread, ThreadMessage
 from .base import Message
-from .models import Thread, ThreadMessage
 
 BACKEND_NAME = "openai"
 # Sampling parameters a target may pass (session opts or query_opts); sent to the server as given.
