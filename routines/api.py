@@ -22,9 +22,10 @@ from .clock import db_now
 from .conf import routines_settings
 from .exceptions import AlreadyExists, InvalidInput, JobBusy, JobTerminal, NotFound
 from .journal import announce, event, observed
+from .manual import run_manual
 from .models import Event, Job, Run
 from .retry import with_retry
-from .runner import DueResult, Runner, run_manual
+from .runner import DueResult, Runner
 from .states import DUE_STATES, TERMINAL_STATES
 from .times import iso
 
@@ -177,7 +178,8 @@ def create_many(inputs: Iterable[Mapping[str, Any]]) -> builtins.list[Job]:
         if asks_policy:
             policy.check("create", data)
         new_ids[data["job_id"]] = new_keys[key] = index
-        job = Job.from_db(alias, None, tuple({**defaults, **_job_fields(data, now)}.values()))
+        row = {**defaults, **_job_fields(data, now)}
+        job = Job.from_db(alias, row.keys(), tuple(row.values()))
         positions[key] = job
         result.append(job)
         new_jobs.append(job)

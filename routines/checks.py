@@ -25,6 +25,11 @@ from .pruning import parse_duration
 from .validation import MAX_TIMEOUT_MS, MIN_TIMEOUT_MS
 
 
+def _has_type(value: Any, types: tuple[type, ...]) -> bool:
+    """isinstance, except that True is not an int here: a flag where a number belongs is a mistake."""
+    return isinstance(value, types) and (bool in types or not isinstance(value, bool))
+
+
 @register()
 def check_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
     errors: list[CheckMessage] = []
@@ -51,7 +56,7 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]
             )
             continue
         types = DEFAULTS[key][1]
-        if (isinstance(value, bool) and bool not in types) or not isinstance(value, types):
+        if not _has_type(value, types):
             names = " or ".join(t.__name__ for t in types)
             errors.append(Error(f"ROUTINES[{key!r}] must be {names}, not {type(value).__name__}.", id="routines.E003"))
             continue

@@ -28,7 +28,7 @@ def db_now() -> datetime:
             cursor.execute("SELECT statement_timestamp()")
         else:
             cursor.execute("SELECT UTC_TIMESTAMP(6)")
-        value = cursor.fetchone()[0]
+        value: datetime = cursor.fetchone()[0]
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 

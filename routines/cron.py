@@ -170,7 +170,8 @@ class _Cron:
     def match(self, at_or_after: datetime) -> datetime | None:
         """The first naive local time >= ``at_or_after`` (naive) that the expression matches."""
         try:
-            return next(self.cronsim.CronSim(self.fields, at_or_after - _TINY))
+            found: datetime = next(self.cronsim.CronSim(self.fields, at_or_after - _TINY))
+            return found
         except (StopIteration, OverflowError, ValueError):
             return None
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import socket
 import threading
 import time
 import uuid
@@ -181,3 +183,7 @@ def close_run(run: Run, outcome: Outcome, finished_at: datetime) -> None:
         run.steps = outcome.steps
     if outcome.metadata:
         run.metadata = {**run.metadata, **outcome.metadata}
+
+
+def default_runner_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"

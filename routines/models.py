@@ -13,7 +13,7 @@ from django.db import models
 from django.db.models import Q
 
 from .fields import ScheduleField, TimeJSONEncoder
-from .states import DUE_STATES, STATES
+from .states import DUE_STATES, RUN_STATUSES, STATES
 from .times import EPOCH
 
 
@@ -32,7 +32,7 @@ class JobQuerySet(models.QuerySet["Job"]):
 
 
 class Job(models.Model):
-    State = models.TextChoices("State", [(s.upper(), s) for s in STATES])
+    State = models.TextChoices("State", [(s.upper(), s) for s in STATES])  # type: ignore[call-overload]
 
     job_id = models.CharField(primary_key=True, max_length=200)
     schedule = ScheduleField()
@@ -84,7 +84,7 @@ class Job(models.Model):
 
 
 class Run(models.Model):
-    Status = models.TextChoices("Status", [(s.upper(), s) for s in ("running", "completed", "failed", "cancelled")])
+    Status = models.TextChoices("Status", [(s.upper(), s) for s in RUN_STATUSES])  # type: ignore[call-overload]
 
     run_id = models.CharField(primary_key=True, max_length=64)
     # A plain column, not a foreign key: run history outlives the job.

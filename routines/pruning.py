@@ -18,6 +18,7 @@ from django.db.models import Q
 from .conf import routines_settings
 from .exceptions import InvalidInput
 from .models import Event, Run
+from .sql import concrete_field
 
 DURATION_RE = re.compile(r"\s*(\d{1,7})\s*([smhdw])\s*", re.ASCII)
 UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
@@ -69,8 +70,8 @@ def kth_newest_starts(keep_last: int) -> dict[str, datetime]:
         f"ORDER BY r.{started} DESC, r.{run_id} DESC LIMIT 1 OFFSET %s) "
         f"FROM (SELECT DISTINCT {job} FROM {table}) j"
     )
-    col = Run._meta.get_field("started_at").get_col(Run._meta.db_table)
-    converters = connection.ops.get_db_converters(col) + col.output_field.get_db_converters(connection)
+    col = concrete_field(Run, "started_at").get_col(Run._meta.db_table)
+    converters = connection.ops.get_db_converters(col) + col.get_db_converters(connection)
     out: dict[str, datetime] = {}
     with connection.cursor() as cursor:
         cursor.execute(sql, [keep_last - 1])

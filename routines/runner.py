@@ -22,8 +22,6 @@ Concurrency is settled by the database, never by a lock held while a target exec
 from __future__ import annotations
 
 import logging
-import os
-import socket
 import threading
 import time
 from collections import deque
@@ -38,16 +36,16 @@ from django.db.models import F
 from . import signals
 from .clock import Clock
 from .conf import MAX_BATCH, routines_settings
-from .execution import close_run, execute, new_run, new_run_id, overdue_jobs
+from .execution import close_run, default_runner_id, execute, new_run, new_run_id, overdue_jobs
 from .heartbeat import Heartbeat
-from .journal import announce, event, observed
+from .journal import announce, observed
 from .models import Event, Job, Run
+from .rescue import rescue_expired
 from .retry import reconnecting, with_retry
 from .sql import RUN_FINISH_FIELDS, claim_update, fenced_update, fenced_update_many, finish_runs, insert_objects
 from .states import CLAIM_FIELDS, DUE_STATES
-from .targets.base import CANCELLED, COMPLETED, FAILED, Outcome
-from .times import iso
-from .transitions import LEASE_EXPIRED, transition, wrap_result
+from .targets.base import COMPLETED, Outcome
+from .transitions import transition
 
 logger = logging.getLogger("routines")
 
@@ -100,10 +98,6 @@ class Batch:
     flushed: float = field(default_factory=time.monotonic)
     results: list[DueResult] = field(default_factory=list)
     lost_hand: bool = False
-
-
-def default_runner_id() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}"
 
 
 def since(mark: tuple[float, float]) -> float:
@@ -327,7 +321,7 @@ class Runner:
             n = mine.update(lease_expires_at=lease, version=F("version") + 1)
             if n == len(run_ids):
                 return set(run_ids)
-            return set(mine.values_list("current_run_id", flat=True))
+            return {run_id for run_id in mine.values_list("current_run_id", flat=True) if run_id is not None}
 
         return reconnecting(lambda: with_retry(write))
 
@@ -402,59 +396,9 @@ class Runner:
             DueResult(i.claim.job["job_id"], i.claim.slot_at, i.claim.run, outcome=i.claim.run.status) for i in pending
         ]
 
-    # Rescue -----------------------------------------------------------------------------------
-
     def rescue(self) -> int:
         """Fail and reschedule running jobs whose runner let the lease expire (it crashed)."""
-        now = self.clock.now
-        rows = list(
-            Job.objects.lease_expired(now).order_by("lease_expires_at").values(*CLAIM_FIELDS, "lease_expires_at")[:1000]
-        )
-        rescued = 0
-        for row in rows:
-
-            def write(row: dict[str, Any] = row) -> list[Event]:
-                with transaction.atomic():
-                    run = Run.objects.filter(run_id=row["current_run_id"]).first() or new_run(
-                        row,
-                        row["current_run_id"] or new_run_id(),
-                        now,
-                        slot_at=row["current_slot_at"],
-                        attempt=row["attempt_count"],
-                        runner_id=None,
-                    )
-                    slot_at = row["current_slot_at"] or row["next_run_at"]
-                    outcome = Outcome(FAILED, error=dict(LEASE_EXPIRED))
-                    fields, evs = transition(row, slot_at, row["attempt_count"], outcome, now, run)
-                    ok = Job.objects.filter(
-                        job_id=row["job_id"],
-                        current_run_id=row["current_run_id"],
-                        state="running",
-                        lease_expires_at__lt=now,
-                    ).update(**fields, updated_at=now, version=F("version") + 1)
-                    if not ok:
-                        return []
-                    Run.objects.filter(run_id=run.run_id, status="running").update(
-                        status=FAILED, error=dict(LEASE_EXPIRED), finished_at=now
-                    )
-                    lease = event(
-                        "routine_lease_expired",
-                        row["job_id"],
-                        now,
-                        run.run_id,
-                        slot_at=iso(slot_at),
-                        attempt=row["attempt_count"],
-                        lease_expired_at=iso(row["lease_expires_at"]),
-                    )
-                    evs.insert(0, lease)
-                    Event.objects.bulk_create(evs)
-                    return evs
-
-            evs = with_retry(write)
-            if evs:
-                rescued += 1
-                announce(evs)
-        return rescued
+        return rescue_expired(self.clock.now)
 
 
 def stale_close(run: Run) -> None:
@@ -466,35 +410,3 @@ def stale_close(run: Run) -> None:
     current = Run.objects.filter(run_id=run.run_id).values("status", "error").first()
     if current:
         run.status, run.error = current["status"], current["error"]
-
-
-def run_manual(job: Job) -> Run:
-    """Execute ``job``'s target now as a manual run, leaving its schedule alone (``run_now``)."""
-    clock = Clock()
-    row = {name: getattr(job, name) for name in CLAIM_FIELDS}
-    run = new_run(row, new_run_id(), clock.wall(), slot_at=None, attempt=1, runner_id=default_runner_id(), manual=True)
-    with_retry(lambda: Run.objects.bulk_create([run]))
-    outcome = execute(row, run, None, 1, manual=True)
-    finished = clock.wall()
-    close_run(run, outcome, finished)
-    kind = {COMPLETED: "routine_run_completed", CANCELLED: "routine_run_cancelled", FAILED: "routine_run_failed"}
-    payload: dict[str, Any] = {"manual": True}
-    if outcome.status == FAILED:
-        payload["error"] = outcome.error
-    ev = event(kind[outcome.status], job.job_id, finished, run.run_id, **payload)
-    fields: dict[str, Any] = {"last_run_id": run.run_id, "last_run_at": run.started_at}
-    if outcome.status == FAILED:
-        fields["last_error"] = outcome.error
-    else:
-        fields.update(last_result=wrap_result(outcome.result), last_error=None)
-
-    def write() -> None:
-        with transaction.atomic():
-            Job.objects.filter(job_id=job.job_id).update(**fields, updated_at=finished, version=F("version") + 1)
-            Run.objects.bulk_update([run], RUN_FINISH_FIELDS)
-            ev.save()
-
-    with_retry(write)
-    announce([ev])
-    signals.run_finished.send(sender=Run, run=run)
-    return run

@@ -85,10 +85,9 @@ def _bool(value: object, key: str, code: str) -> bool:
 def first_slot(schedule: dict[str, Any], now: datetime) -> datetime | None:
     """The first instant the schedule is due, for a job created (or rescheduled) at ``now``."""
     kind = schedule["type"]
-    if kind == "once":
-        return schedule["at"]
-    if kind == "interval":
-        return schedule["start_at"]
+    if kind in ("once", "interval"):
+        first: datetime = schedule["at" if kind == "once" else "start_at"]
+        return first
     from . import cron
 
     return cron.first_slot(schedule, now)

@@ -26,8 +26,21 @@ INSERT_BATCH = 1000
 RUN_FINISH_FIELDS = ["status", "result", "error", "finished_at", "scope", "steps", "metadata"]
 
 
+def concrete_field(model: type[models.Model], name: str) -> models.Field[Any, Any]:
+    """A concrete column of ``model`` (never a reverse relation: these statements write columns)."""
+    found = model._meta.get_field(name)
+    assert isinstance(found, models.Field)
+    return found
+
+
+def column(model: type[models.Model], name: str) -> str:
+    name_in_db = concrete_field(model, name).column
+    assert name_in_db is not None
+    return name_in_db
+
+
 def _value(model: type[Job] | type[Run], name: str, value: Any) -> Any:
-    return model._meta.get_field(name).get_db_prep_save(value, connection)
+    return concrete_field(model, name).get_db_prep_save(value, connection)
 
 
 def insert(
@@ -40,8 +53,9 @@ def insert(
     ``rows`` may be a generator: it is read a chunk at a time, each chunk adapted just before it
     is sent, so a large insert does not keep every row alive at once.
     """
-    fields = [model._meta.get_field(name) for name in names]
-    adapters = [_adapter(field) for field in fields]
+    fields = [concrete_field(model, name) for name in names]
+    columns = [column(model, name) for name in names]
+    adapters = [_adapter(f) for f in fields]
     source = iter(rows)
 
     def chunks(size: int) -> Iterator[list[list[Any]]]:
@@ -53,9 +67,9 @@ def insert(
 
     with connection.cursor() as cursor:
         if copies():
-            return _copy(cursor, model, [f.column for f in fields], chunks(INSERT_BATCH), return_pks)
+            return _copy(cursor, model, columns, chunks(INSERT_BATCH), return_pks)
         qn = connection.ops.quote_name
-        head = f"INSERT INTO {qn(model._meta.db_table)} ({', '.join(qn(f.column) for f in fields)}) VALUES "
+        head = f"INSERT INTO {qn(model._meta.db_table)} ({', '.join(qn(c) for c in columns)}) VALUES "
         one = f"({', '.join(['%s'] * len(fields))})"
         if not (return_pks and connection.features.can_return_rows_from_bulk_insert):
             # One prepared statement run for every row: what SQLite's and MySQL's drivers do fastest.
@@ -92,9 +106,9 @@ def copies() -> bool:
     """Whether inserts go by COPY: PostgreSQL through psycopg 3 (psycopg2's cursors have no ``copy``)."""
     if connection.vendor != "postgresql":
         return False
-    from django.db.backends.postgresql.psycopg_any import is_psycopg3
+    from django.db.backends.postgresql.psycopg_any import is_psycopg3  # type: ignore[import-untyped]
 
-    return is_psycopg3
+    return bool(is_psycopg3)
 
 
 def _copy(
@@ -194,13 +208,13 @@ def claim_update(
     )
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
-        return cursor.rowcount
+        return int(cursor.rowcount)
 
 
 def fenced_update(job_id: str, run_id: str, fields: dict[str, Any]) -> bool:
     """Write ``fields`` to the job only if ``run_id`` still holds it (SPEC §6.3)."""
     qn = connection.ops.quote_name
-    sets = [f"{qn(Job._meta.get_field(name).column)} = %s" for name in fields]
+    sets = [f"{qn(column(Job, name))} = %s" for name in fields]
     params = [_value(Job, name, value) for name, value in fields.items()]
     sql = (
         f"UPDATE {qn(Job._meta.db_table)} SET {', '.join(sets)}, {qn('version')} = {qn('version')} + 1"
@@ -208,7 +222,7 @@ def fenced_update(job_id: str, run_id: str, fields: dict[str, Any]) -> bool:
     )
     with connection.cursor() as cursor:
         cursor.execute(sql, [*params, job_id, run_id])
-        return cursor.rowcount > 0
+        return bool(cursor.rowcount > 0)
 
 
 def fenced_update_many(writes: list[tuple[str, str, dict[str, Any]]]) -> set[str] | None:
@@ -243,13 +257,13 @@ def _case_sets(writes: list[tuple[str, str, dict[str, Any]]]) -> tuple[str, list
     sets: list[str] = []
     params: list[Any] = []
     for name in names:
-        column = qn(Job._meta.get_field(name).column)
+        quoted = qn(column(Job, name))
         whens = []
         for job_id, _, fields in writes:
             if name in fields:
                 whens.append("WHEN %s THEN %s")
                 params += [job_id, _value(Job, name, fields[name])]
-        sets.append(f"{column} = CASE {qn('job_id')} {' '.join(whens)} ELSE {column} END")
+        sets.append(f"{quoted} = CASE {qn('job_id')} {' '.join(whens)} ELSE {quoted} END")
     sets.append(f"{qn('version')} = {qn('version')} + 1")
     return ", ".join(sets), params
 
@@ -299,7 +313,7 @@ def _fenced_update_locked(writes: list[tuple[str, str, dict[str, Any]]]) -> set[
 
 def _array_type(model: type[models.Model], name: str) -> str:
     """``varchar[]`` rather than ``varchar(64)[]``: a cast to the sized type would truncate."""
-    return model._meta.get_field(name).db_type(connection).split("(")[0] + "[]"
+    return str(concrete_field(model, name).db_type(connection)).split("(")[0] + "[]"
 
 
 def _update_from_arrays(
@@ -316,7 +330,7 @@ def _update_from_arrays(
     arrays = [[row[i] for row in rows] for i in range(len(columns))]
     aliases = [f"k{i}" for i in range(len(keys))] + [f"c{i}" for i in range(len(names))]
     unnest = ", ".join(f"%s::{_array_type(model, column)}" for column in columns)
-    sets = ", ".join(f"{qn(model._meta.get_field(n).column)} = v.c{i}" for i, n in enumerate(names))
+    sets = ", ".join(f"{qn(column(model, n))} = v.c{i}" for i, n in enumerate(names))
     sql = (
         f"UPDATE {qn(model._meta.db_table)} AS t SET {sets}{tail}"
         f" FROM unnest({unnest}) AS v({', '.join(aliases)}) WHERE {where}"
@@ -361,9 +375,9 @@ def finish_runs(runs: list[Run]) -> None:
         sets: list[str] = []
         params: list[Any] = []
         for name in RUN_FINISH_FIELDS:
-            column = qn(Run._meta.get_field(name).column)
+            quoted = qn(column(Run, name))
             whens = " ".join(["WHEN %s THEN %s"] * len(chunk))
-            sets.append(f"{column} = CASE {qn('run_id')} {whens} END")
+            sets.append(f"{quoted} = CASE {qn('run_id')} {whens} END")
             for run in chunk:
                 params += [run.run_id, _value(Run, name, getattr(run, name))]
         params += [run.run_id for run in chunk]

@@ -152,7 +152,8 @@ def normalize_target(raw: object, validate_target: TargetValidator, code: str) -
         if exc.code in ("invalid_job", "invalid_patch"):
             exc.code = code
         raise
-    return check_json(target, "target", code)
+    checked: dict[str, Any] = check_json(target, "target", code)
+    return checked
 
 
 def normalize_retry_policy(raw: object, code: str) -> dict[str, int]:

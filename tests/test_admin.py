@@ -153,6 +153,7 @@ def test_links_reach_objects_whose_ids_the_admin_would_unquote(
     """The admin reads "_24" in a URL as "$" and "_40" as "@"; our links must quote ids as its own do."""
     run_ids = iter(["run_24feed", "run_40cafe"])
     monkeypatch.setattr("routines.runner.new_run_id", lambda: next(run_ids))
+    monkeypatch.setattr("routines.manual.new_run_id", lambda: next(run_ids))
     make("digest_40", once(EARLY))
     api.run_due({"now": EARLY})
     api.run_now("digest_40")

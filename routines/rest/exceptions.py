@@ -16,6 +16,8 @@ from rest_framework.response import Response
 
 from routines.exceptions import AlreadyExists, InvalidInput, JobBusy, JobTerminal, NotFound, PolicyDenied, RoutineError
 
+from .bases import Serializer
+
 STATUS = {
     InvalidInput: status.HTTP_400_BAD_REQUEST,
     NotFound: status.HTTP_404_NOT_FOUND,
@@ -50,27 +52,24 @@ def error_body(code: str, detail: str, field: str | None = None) -> dict[str, An
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     """Translate routines and DRF errors; anything else propagates (a bug, not bad input)."""
     if isinstance(exc, RoutineError):
-        code = status.HTTP_409_CONFLICT
-        for cls, mapped in STATUS.items():
-            if isinstance(exc, cls):
-                code = mapped
-                break
-        return Response(error_body(exc.code, exc.detail, exc.field), status=code)
+        http_status: int = next((s for cls, s in STATUS.items() if isinstance(exc, cls)), status.HTTP_409_CONFLICT)
+        return Response(error_body(exc.code, exc.detail, exc.field), status=http_status)
     if isinstance(exc, Http404):
         return Response(error_body("not_found", "not found"), status=status.HTTP_404_NOT_FOUND)
     if isinstance(exc, DjangoPermissionDenied):
         return Response(error_body("permission_denied", "permission denied"), status=status.HTTP_403_FORBIDDEN)
     if isinstance(exc, drf.ValidationError):
         field, detail = _first_error(exc.detail)
-        code = "invalid_filter" if context.get("filter") else "invalid_input"
-        return Response(error_body(code, detail, field), status=status.HTTP_400_BAD_REQUEST)
+        input_code = "invalid_filter" if context.get("filter") else "invalid_input"
+        return Response(error_body(input_code, detail, field), status=status.HTTP_400_BAD_REQUEST)
     if isinstance(exc, drf.APIException):
         code = next((c for cls, c in DRF_CODES.items() if isinstance(exc, cls)), None)
         if code is None:
             code = exc.default_code if isinstance(exc.default_code, str) else "error"
         headers = {}
-        if isinstance(exc, drf.Throttled) and exc.wait is not None:
-            headers["Retry-After"] = str(int(exc.wait))
+        wait = getattr(exc, "wait", None) if isinstance(exc, drf.Throttled) else None
+        if wait is not None:
+            headers["Retry-After"] = str(int(wait))
         _, detail = _first_error(exc.detail)
         return Response(error_body(code, detail), status=exc.status_code, headers=headers)
     return None
@@ -88,7 +87,7 @@ def _first_error(detail: Any, field: str | None = None) -> tuple[str | None, str
     return field, str(detail)
 
 
-class ErrorSerializer(serializers.Serializer):
+class ErrorSerializer(Serializer):
     error = serializers.CharField(help_text="a machine-readable code, e.g. invalid_job, not_found, job_busy")
     detail = serializers.CharField()
     field = serializers.CharField(allow_null=True, help_text="the input key the error is about, or null")

@@ -80,4 +80,5 @@ class FilterBackend(DjangoFilterBackend):
         if not filterset.is_valid():
             field, errors = next(iter(filterset.errors.items()))
             raise InvalidInput(f"{field}: {' '.join(errors)}", code="invalid_filter", field=field)
-        return filterset.qs
+        filtered: QuerySet[Any] = filterset.qs
+        return filtered

@@ -7,6 +7,7 @@ this one answers 413 beyond ``ROUTINES["MAX_PAYLOAD_BYTES"]`` and 400 for anythi
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from typing import Any
 
 from rest_framework.exceptions import ParseError
@@ -34,7 +35,7 @@ def check_content_length(meta: dict[str, Any]) -> None:
 class JSONParser(BaseParser):
     media_type = "application/json"
 
-    def parse(self, stream: Any, media_type: str | None = None, parser_context: dict[str, Any] | None = None) -> Any:
+    def parse(self, stream: Any, media_type: str | None = None, parser_context: Mapping[str, Any] | None = None) -> Any:
         limit = routines_settings.MAX_PAYLOAD_BYTES
         request = (parser_context or {}).get("request")
         if request is not None:

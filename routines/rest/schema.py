@@ -7,7 +7,7 @@ registers itself matches the last, open variant.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from drf_spectacular.openapi import AutoSchema
 
@@ -183,11 +183,13 @@ def close_request_bodies(result: dict[str, Any], generator: Any, request: Any, p
 class RoutinesAutoSchema(AutoSchema):
     """Adds the error responses every operation can give, in the one error shape."""
 
-    def _get_response_bodies(self, direction: str = "response") -> dict[str, Any]:
+    def _get_response_bodies(self, direction: Literal["request", "response"] = "response") -> dict[str, Any]:
         responses = super()._get_response_bodies(direction)
         for code, description in ERROR_CODES.items():
             if code not in responses:
-                body = self._get_response_for_code(ErrorSerializer, code, direction=direction)
+                body: dict[str, Any] = self._get_response_for_code(  # type: ignore[no-untyped-call]
+                    ErrorSerializer, code, direction=direction
+                )
                 body["description"] = description
                 responses[code] = body
         return responses

@@ -19,6 +19,7 @@ from routines.times import iso
 from routines.validation import MAX_TIMEOUT_MS, MIN_TIMEOUT_MS
 
 from . import schema
+from .bases import Field, Serializer
 
 TIMEOUT_HELP = (
     "How long the runner waits for the target, in milliseconds (at least 1000); past it the run fails "
@@ -38,14 +39,14 @@ def jsonable(value: Any) -> Any:
 
 
 @extend_schema_field(OpenApiTypes.DATETIME)
-class UTCDateTimeField(serializers.Field):
+class UTCDateTimeField(Field):
     """ISO 8601 in UTC with a ``Z`` whatever ``TIME_ZONE`` is (DRF would use the current zone)."""
 
     def to_representation(self, value: datetime) -> str | None:
         return iso(value)
 
 
-class AnyJSONField(serializers.Field):
+class AnyJSONField(Field):
     def to_representation(self, value: Any) -> Any:
         return jsonable(value)
 
@@ -88,7 +89,7 @@ class ScopeField(AnyJSONField):
     pass
 
 
-class JobSerializer(serializers.Serializer):
+class JobSerializer(Serializer):
     job_id = serializers.CharField()
     schedule = ScheduleField()
     target = TargetField()
@@ -113,7 +114,7 @@ class JobSerializer(serializers.Serializer):
     completed_at = UTCDateTimeField(allow_null=True)
 
 
-class RunSerializer(serializers.Serializer):
+class RunSerializer(Serializer):
     run_id = serializers.CharField()
     job_id = serializers.CharField()
     kind = serializers.CharField()
@@ -132,7 +133,7 @@ class RunSerializer(serializers.Serializer):
     finished_at = UTCDateTimeField(allow_null=True)
 
 
-class DueResultSerializer(serializers.Serializer):
+class DueResultSerializer(Serializer):
     job_id = serializers.CharField()
     slot_at = UTCDateTimeField(allow_null=True)
     run_id = serializers.CharField()
@@ -140,11 +141,11 @@ class DueResultSerializer(serializers.Serializer):
     outcome = serializers.ChoiceField(choices=("completed", "failed", "cancelled"))
 
 
-class RunDueResponseSerializer(serializers.Serializer):
+class RunDueResponseSerializer(Serializer):
     results = DueResultSerializer(many=True)
 
 
-class NextDueSerializer(serializers.Serializer):
+class NextDueSerializer(Serializer):
     next_due_at = UTCDateTimeField(allow_null=True)
 
 
@@ -174,7 +175,7 @@ class IdempotencyKeyField(AnyJSONField):
     pass
 
 
-class JobPatchSerializer(serializers.Serializer):
+class JobPatchSerializer(Serializer):
     schedule = ScheduleField(required=False)
     target = TargetField(required=False)
     payload = PayloadField(required=False, allow_null=True)
@@ -203,7 +204,7 @@ class ClaimTTLField(AnyJSONField):
     pass
 
 
-class RunDueRequestSerializer(serializers.Serializer):
+class RunDueRequestSerializer(Serializer):
     limit = serializers.IntegerField(required=False, min_value=1)
     now = TimeInputField(required=False)
     runner_id = RunnerIdField(required=False)

@@ -51,5 +51,5 @@ def get_backend() -> SessionBackend:
     """
     from ..conf import routines_settings
 
-    backend_class = routines_settings.load("SESSION_BACKEND")
-    return backend_class()
+    backend: SessionBackend = routines_settings.load("SESSION_BACKEND")()
+    return backend
