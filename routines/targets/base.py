@@ -53,7 +53,12 @@ class Executor:
 
     ``validate`` runs before anything is written and must not import or call project code
     named by the target: it sees untrusted input.
+
+    ``example`` is a typical target of this type; the admin shows it next to the target field so
+    an operator can start from it without reading the docs.
     """
+
+    example: dict[str, Any] = {}
 
     def validate(self, target: dict[str, Any]) -> dict[str, Any]:
         return target

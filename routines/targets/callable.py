@@ -77,6 +77,8 @@ def error_data(exc: BaseException) -> dict[str, str]:
 
 
 class CallableExecutor(Executor):
+    example: dict[str, Any] = {"type": "callable", "path": "myproject.jobs.send_digest", "kwargs": {"limit": 10}}
+
     def validate(self, target: dict[str, Any]) -> dict[str, Any]:
         check_keys(target, KEYS)
         if "path" not in target:

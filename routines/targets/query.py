@@ -25,6 +25,12 @@ SESSION_NOT_FOUND = {"reason": "session_not_found"}
 
 
 class QueryExecutor(Executor):
+    example: dict[str, Any] = {
+        "type": "query",
+        "session": {"kind": "routed", "opts": {}},
+        "prompt": "Summarise yesterday's tickets",
+    }
+
     def validate(self, target: dict[str, Any]) -> dict[str, Any]:
         check_keys(target, KEYS)
         if "session" not in target:
