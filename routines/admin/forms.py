@@ -131,6 +131,8 @@ class JobForm(editor.ScheduleEditorFields, forms.ModelForm):
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean()
+        if self.schedule_type() != "json" and "schedule" in self._errors:
+            del self._errors["schedule"]  # the advanced JSON is not used by the other types
         raw = self._create_input(cleaned) if self.adding else self._patch(cleaned)
         self._check_each_field(raw)
         if self.errors:
