@@ -14,7 +14,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from .. import sessions
-from .base import COMPLETED, FAILED, Context, Executor, Outcome, RunFields, check_keys, invalid
+from .base import COMPLETED, FAILED, Context, Executor, Outcome, RunFields, check_keys, exception_error, invalid
 
 logger = logging.getLogger("routines")
 
@@ -111,7 +111,7 @@ def _now() -> str:
 
 
 def _error(exc: BaseException) -> dict[str, str]:
-    return {"type": type(exc).__name__, "message": str(exc)[:2000]}
+    return exception_error(exc)
 
 
 class QueryRun:
