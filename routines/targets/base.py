@@ -93,10 +93,10 @@ def exception_error(exc: BaseException) -> dict[str, str]:
     Text no database stores (NUL, lone surrogates) is escaped: the message may quote bad input.
     """
     lines = traceback.format_exception(type(exc), exc, exc.__traceback__, limit=-TRACEBACK_FRAMES)
-    trace = "".join(lines)
+    trace = _storable("".join(lines))
     if len(trace) > TRACEBACK_CHARS:
         trace = "…" + trace[-TRACEBACK_CHARS:]
-    return {"type": type(exc).__name__, "message": _storable(str(exc)[:2000]), "traceback": _storable(trace)}
+    return {"type": type(exc).__name__, "message": _storable(str(exc)[:2000]), "traceback": trace}
 
 
 def _storable(text: str) -> str:
