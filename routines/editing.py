@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from .exceptions import InvalidInput
+from .exceptions import RoutineError
 
 SCHEDULE_TYPES = ("once", "interval", "cron", "json")
 UNITS = {"seconds": 1000, "minutes": 60_000, "hours": 3_600_000, "days": 86_400_000}
@@ -71,7 +71,7 @@ def _interval(values: Mapping[str, Any]) -> tuple[Any, dict[str, str]]:
         errors["every"] = TOO_SMALL
     if unit not in UNITS:
         errors["every_unit"] = UNKNOWN
-    if errors:
+    if errors or not isinstance(every, int):
         return None, errors
     schedule: dict[str, Any] = {
         "type": "interval",
@@ -126,7 +126,7 @@ def fields_from_retry(policy: Mapping[str, Any] | None) -> dict[str, Any]:
     return {"max_attempts": policy.get("max_attempts", 1), "backoff_seconds": backoff_ms // 1000}
 
 
-def error_field(kind: str, exc: InvalidInput, retry: bool = False) -> str:
+def error_field(kind: str, exc: RoutineError, retry: bool = False) -> str:
     """The editor field that shows a validator's error about the schedule (or the retry policy)."""
     if retry:
         return "backoff_seconds" if "backoff_ms" in exc.detail else "max_attempts"

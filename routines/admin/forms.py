@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 from django.forms.fields import InvalidJSONInput
@@ -110,7 +110,7 @@ class JobForm(editor.ScheduleEditorFields, forms.ModelForm):
         super().__init__(*args, **kwargs)
         self.adding = self.instance._state.adding
         if "cron_timezone" in self.fields:
-            editor.fill_zone_choices(self.fields["cron_timezone"])
+            editor.fill_zone_choices(cast(forms.ChoiceField, self.fields["cron_timezone"]))
         if self.adding:
             self.initial.setdefault("schedule", {"type": "interval", "every_ms": 300_000})
             self.initial.setdefault("target", {"type": "run"})
@@ -130,9 +130,9 @@ class JobForm(editor.ScheduleEditorFields, forms.ModelForm):
         self.warnings: list[str] = []
 
     def clean(self) -> dict[str, Any]:
-        cleaned = super().clean()
-        if self.schedule_type() != "json" and "schedule" in self._errors:
-            del self._errors["schedule"]  # the advanced JSON is not used by the other types
+        cleaned = super().clean() or {}
+        if self.chosen_schedule_type() != "json" and "schedule" in self.errors:
+            del self.errors["schedule"]  # the advanced JSON is not used by the other types
         raw = self._create_input(cleaned) if self.adding else self._patch(cleaned)
         self._check_each_field(raw)
         if self.errors:
@@ -151,7 +151,7 @@ class JobForm(editor.ScheduleEditorFields, forms.ModelForm):
             self.api_input = {k: raw[k] for k in raw if normalized[k] != getattr(self.instance, k)}
         return cleaned
 
-    def schedule_type(self) -> str:
+    def chosen_schedule_type(self) -> str:
         """The submitted type; a submission without one (a script written for the JSON form) is JSON."""
         if self.is_bound and "schedule_type" not in self.data:
             return "json"
@@ -159,7 +159,7 @@ class JobForm(editor.ScheduleEditorFields, forms.ModelForm):
 
     def _editor_schedule(self, cleaned: dict[str, Any]) -> Any:
         values = {key: cleaned.get(key) for key in editing.ALL_EDITOR_FIELDS}
-        values["schedule_type"] = kind = self.schedule_type()
+        values["schedule_type"] = kind = self.chosen_schedule_type()
         schedule, errors = editing.schedule_from_fields(values)
         for field, code in errors.items():
             if field not in self.errors:
@@ -192,7 +192,7 @@ class JobForm(editor.ScheduleEditorFields, forms.ModelForm):
     def _patch(self, cleaned: dict[str, Any]) -> dict[str, Any]:
         patch: dict[str, Any] = {}
         changed = set(self.changed_data)
-        kind = self.schedule_type()
+        kind = self.chosen_schedule_type()
         if changed & {"schedule_type", *editing.EDITOR_FIELDS.get(kind, ())}:
             patch["schedule"] = self._editor_schedule(cleaned)
         if changed & {*RETRY_FIELDS, "retry_policy"}:
@@ -254,7 +254,7 @@ class JobForm(editor.ScheduleEditorFields, forms.ModelForm):
 
     def _add_routine_error(self, exc: RoutineError) -> None:
         field = CODE_FIELDS.get(exc.code, exc.field)
-        kind = self.schedule_type() if hasattr(self, "cleaned_data") else "json"
+        kind = self.chosen_schedule_type() if hasattr(self, "cleaned_data") else "json"
         if field == "schedule" or exc.code == "unsupported_schedule_key":
             field = editing.error_field(kind, exc)
         elif field == "retry_policy" and not getattr(self, "retry_from_json", True):
@@ -268,7 +268,7 @@ class JobForm(editor.ScheduleEditorFields, forms.ModelForm):
         """Nothing left to write: ``_post_clean`` stored the job through the API."""
         if self.errors:
             raise ValueError("the job was not saved: the form has errors")
-        self.save_m2m = self._save_m2m
+        self.save_m2m = self._save_m2m  # type: ignore[method-assign]
         return self.instance
 
     def _save_m2m(self) -> None:

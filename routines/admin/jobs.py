@@ -15,7 +15,7 @@ from django.contrib import admin, messages
 from django.contrib.admin.utils import flatten, quote, unquote
 from django.core.exceptions import PermissionDenied
 from django.db.models import F, OuterRef, QuerySet, Subquery
-from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed, HttpResponseRedirect
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotAllowed, HttpResponseRedirect
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
@@ -250,7 +250,7 @@ class JobAdmin(admin.ModelAdmin):
         """A job page button: POST only; Cancel asks first (confirming posts ``post=yes``)."""
         job = self.get_object(request, unquote(object_id))
         if job is None:
-            return self._get_obj_does_not_exist_redirect(request, self.opts, object_id)
+            raise Http404(_t("No job with this id."))
         page = reverse("admin:routines_job_change", args=[quote(job.job_id)])
         if not super().has_change_permission(request, job):
             raise PermissionDenied
