@@ -56,6 +56,9 @@ def test_operator_creates_every_weekday_at_nine_in_paris(
         assert not page.is_visible("#id_once_at")
         page.fill("#id_cron_expr", "0 9 * * 1-5")
         page.select_option("#id_cron_timezone", "Europe/Paris")
+        # Paris time, next to the current zone's, for each of the next five instants.
+        page.wait_for_function("document.querySelector('.routines-preview').innerText.includes('(09:00 CE')")
+        assert page.inner_text(".routines-preview").count("(09:00 CE") == 5
         page.fill("#id_max_attempts", "3")
         page.fill("#id_backoff_seconds", "60")
         page.fill("#id_target", '{"type": "query"}')

@@ -213,3 +213,35 @@ def test_a_finished_job_is_read_only_without_save_buttons(admin_client_: Client)
     admin_client_.post("/admin/routines/job/done/change/", editor_data(every="9"))
     assert snapshot() == before
     assert Job.objects.get(job_id="done").state == "completed"
+
+
+PREVIEW = "/admin/routines/job/schedule-preview/"
+
+
+def test_the_preview_lists_the_next_five_instants_and_writes_nothing(admin_client_: Client) -> None:
+    before = snapshot()
+    data = {"schedule_type": "cron", "cron_expr": "0 9 * * 1-5", "cron_timezone": "Europe/Paris"}
+    times = admin_client_.post(PREVIEW, data).json()["times"]
+    assert len(times) == 5 and all("(09:00 CE" in t for t in times), times
+    assert snapshot() == before
+
+
+def test_the_preview_of_an_interval_starts_at_its_first_slot(admin_client_: Client) -> None:
+    start = timezone.localtime(timezone.now() + timedelta(days=1)).replace(microsecond=0)
+    data = {
+        "schedule_type": "interval",
+        "every": "2",
+        "every_unit": "hours",
+        "start_at": start.strftime("%Y-%m-%dT%H:%M:%S"),
+    }
+    times = admin_client_.post(PREVIEW, data).json()["times"]
+    assert [t.split(" (")[0] for t in times][:2] == [
+        start.strftime("%d %b %Y %H:%M:%S UTC"),
+        (start + timedelta(hours=2)).strftime("%d %b %Y %H:%M:%S UTC"),
+    ]
+
+
+def test_the_preview_explains_a_bad_schedule(admin_client_: Client) -> None:
+    answer = admin_client_.post(PREVIEW, {"schedule_type": "cron", "cron_expr": "nope"}).json()
+    assert "times" not in answer and answer["error"]
+    assert admin_client_.get(PREVIEW).status_code == 405

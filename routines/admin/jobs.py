@@ -27,7 +27,7 @@ from .. import api, editing, schedules, targets
 from ..clock import db_now
 from ..exceptions import RoutineError
 from ..models import Job, Run
-from . import actions, display, panels
+from . import actions, display, panels, preview
 from .forms import JobForm
 
 RUN_DUE_LIMIT = 500
@@ -205,6 +205,11 @@ class JobAdmin(admin.ModelAdmin):
     def get_urls(self) -> list[Any]:
         urls = [
             path("run-due/", self.admin_site.admin_view(self.run_due_view), name="routines_job_run_due"),
+            path(
+                "schedule-preview/",
+                self.admin_site.admin_view(preview.schedule_preview),
+                name="routines_job_schedule_preview",
+            ),
             *(
                 path(
                     f"<path:object_id>/{name}/",
@@ -233,14 +238,25 @@ class JobAdmin(admin.ModelAdmin):
                     {"name": step.name, "label": step.label, "url": self.step_url(job, step.name)}
                     for step in actions.allowed_steps(job.state)
                 ]
-        extra["routines_editor_fields"] = editing.EDITOR_FIELDS
+        extra.update(self.editor_context())
         return super().change_view(request, object_id, form_url, extra_context=extra)
 
     def add_view(
         self, request: HttpRequest, form_url: str = "", extra_context: dict[str, Any] | None = None
     ) -> HttpResponse:
-        extra = {"routines_editor_fields": editing.EDITOR_FIELDS, **(extra_context or {})}
+        extra = {**self.editor_context(), **(extra_context or {})}
         return super().add_view(request, form_url, extra_context=extra)
+
+    @staticmethod
+    def editor_context() -> dict[str, Any]:
+        """What the editor's script needs: the rows of each schedule type and the preview URL."""
+        return {
+            "routines_editor_fields": {
+                "fields": editing.EDITOR_FIELDS,
+                "preview_url": reverse("admin:routines_job_schedule_preview"),
+                "preview_title": _t("Next run times"),
+            }
+        }
 
     @staticmethod
     def step_url(job: Job, name: str) -> str:
