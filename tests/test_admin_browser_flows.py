@@ -7,7 +7,6 @@ database is read only before the browser starts and after it stops.
 from __future__ import annotations
 
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -17,17 +16,10 @@ from django.utils import timezone
 from routines import api
 from routines.models import Event, Run
 from tests.jobs import EARLY, FAIL, every, make, once
-from tests.test_admin_browser import ARTIFACTS, CHROMIUM, arrive, browser_page, log_in, shot
+from tests.test_admin_browser import CHROMIUM, arrive, browser_page, chromium, log_in, shot  # noqa: F401 (fixture)
 
-pytestmark = pytest.mark.browser
-
-
-@pytest.fixture
-def chromium() -> str:
-    if not Path(CHROMIUM).exists():
-        pytest.skip(f"no Chromium at {CHROMIUM} (apt-get install chromium)")
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    return CHROMIUM
+# The chromium fixture (skips without Debian's Chromium) is shared with test_admin_browser.
+pytestmark = [pytest.mark.browser, pytest.mark.usefixtures("chromium")]
 
 
 def assert_no_horizontal_scroll(page: Any) -> None:
@@ -43,11 +35,9 @@ def admin() -> None:
     User.objects.create_superuser("admin", "admin@example.com", "s3cret-pw")
 
 
-def test_operator_creates_every_weekday_at_nine_in_paris(
-    live_server: Any, transactional_db: None, chromium: str
-) -> None:
+def test_operator_creates_every_weekday_at_nine_in_paris(live_server: Any, transactional_db: None) -> None:
     admin()
-    with browser_page(chromium) as page:
+    with browser_page(CHROMIUM) as page:
         log_in(page, live_server.url, "/admin/routines/job/add/")
         assert page.is_visible("#id_every") and not page.is_visible("#id_cron_expr")  # interval is the default
         page.fill("#id_job_id", "reports.weekday")
@@ -79,9 +69,9 @@ def test_operator_creates_every_weekday_at_nine_in_paris(
     assert Event.objects.get(job_id="reports.weekday", event_type="routine_created").payload["actor"] == "admin"
 
 
-def test_operator_sees_every_error_at_once(live_server: Any, transactional_db: None, chromium: str) -> None:
+def test_operator_sees_every_error_at_once(live_server: Any, transactional_db: None) -> None:
     admin()
-    with browser_page(chromium) as page:
+    with browser_page(CHROMIUM) as page:
         log_in(page, live_server.url, "/admin/routines/job/add/")
         page.fill("#id_job_id", "bad id!")
         page.fill("#id_every", "0")
@@ -93,14 +83,12 @@ def test_operator_sees_every_error_at_once(live_server: Any, transactional_db: N
         shot(page, "12-every-error")
 
 
-def test_operator_runs_now_then_cancels_with_confirmation(
-    live_server: Any, transactional_db: None, chromium: str
-) -> None:
+def test_operator_runs_now_then_cancels_with_confirmation(live_server: Any, transactional_db: None) -> None:
     admin()
     make("billing.digest", every(300_000, start_at=timezone.now() + timedelta(minutes=4)))
     make("reports.flaky", once(EARLY), FAIL)
     api.run_due({"now": EARLY})
-    with browser_page(chromium) as page:
+    with browser_page(CHROMIUM) as page:
         log_in(page, live_server.url, "/admin/routines/job/billing.digest/change/")
         assert page.locator("button.routines-step-resume").count() == 0
         page.click("button.routines-step-run-now")
