@@ -245,3 +245,20 @@ def test_the_preview_explains_a_bad_schedule(admin_client_: Client) -> None:
     answer = admin_client_.post(PREVIEW, {"schedule_type": "cron", "cron_expr": "nope"}).json()
     assert "times" not in answer and answer["error"]
     assert admin_client_.get(PREVIEW).status_code == 405
+
+
+@pytest.mark.parametrize("once_at", ["2031-05-04 09:30", "2031-05-04T09:30", "2031-05-04T09:30:00"])
+def test_once_at_accepts_the_usual_spellings(admin_client_: Client, once_at: str) -> None:
+    data = {"schedule_type": "once", "once_at": once_at, "target": '{"type": "run"}', "job_id": "o"}
+    response = admin_client_.post(ADD, data)
+    assert response.status_code == 302, form_errors(response)
+    assert timezone.localtime(api.get("o").next_run_at).strftime("%Y-%m-%d %H:%M") == "2031-05-04 09:30"
+
+
+def test_the_fewest_fields_make_an_interval_job(admin_client_: Client) -> None:
+    data = {"schedule_type": "interval", "every": "5", "every_unit": "minutes", "target": '{"type": "run"}'}
+    response = admin_client_.post(ADD, data)
+    assert response.status_code == 302, form_errors(response)
+    job = Job.objects.get()
+    assert job.schedule["every_ms"] == 300_000 and job.retry_policy == {"max_attempts": 1, "backoff_ms": 0}
+    assert LogEntry.objects.get(object_id=job.job_id).action_flag == ADDITION
