@@ -126,3 +126,13 @@ def test_changelists_make_the_same_number_of_queries_for_10_and_10000_rows(
     with django_assert_num_queries(len(ten)):
         html = html_of(admin_client_, url)
     assert html.count('class="action-checkbox"') == 100 or html.count("<tr") >= 100
+
+
+def test_cron_jobs_show_their_own_zone_next_to_the_current_one(admin_client_: Client) -> None:
+    make("paris", {"type": "cron", "expr": "0 9 * * *", "timezone": "Europe/Paris"})
+    make("plain", {"type": "cron", "expr": "0 9 * * *", "timezone": "UTC"})
+    html = html_of(admin_client_, JOBS)
+    assert "UTC (09:00 CE" in html  # the list, in the current zone (UTC) and in Paris
+    page = html_of(admin_client_, f"{JOBS}paris/change/")
+    assert page.count("(09:00 CE") >= 5  # each of the next run times
+    assert "(09:00 UTC)" not in html_of(admin_client_, f"{JOBS}plain/change/")

@@ -106,15 +106,15 @@ def _format(local: datetime, short: bool) -> str:
     return f"{local.strftime(pattern)} {local.tzname() or ''}".strip()
 
 
-def when(at: datetime | None, relative: str) -> SafeString | str:
+def when(at: datetime | None, relative: str, zone: str | None = None) -> SafeString | str:
     """A relative time with the instant underneath (the exact one in the tooltip)."""
     if at is None:
         return EMPTY
     return format_html(
         '<span class="routines-when" title="{}">{}</span><br><small class="routines-stamp">{}</small>',
-        stamp(at),
+        stamp(at, zone=zone),
         relative,
-        stamp(at, short=True),
+        stamp(at, short=True, zone=zone),
     )
 
 

@@ -323,7 +323,8 @@ class JobAdmin(admin.ModelAdmin):
         relative = display.until(obj.next_run_at, timezone.now())
         if relative.endswith("overdue") and obj.state != "paused":
             relative = format_html('<span class="routines-overdue">{}</span>', relative)
-        return display.when(obj.next_run_at, relative)
+        zone = obj.schedule.get("timezone") if obj.schedule.get("type") == "cron" else None
+        return display.when(obj.next_run_at, relative, zone)
 
     @admin.display(description="last run", ordering="last_run_at")
     def last_run(self, obj: Job) -> SafeString | str:
