@@ -9,9 +9,10 @@ ISO 8601 strings, times out are aware UTC datetimes.
 from __future__ import annotations
 
 import builtins
+import functools
 from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar, cast
 
 from django.db import IntegrityError, connection, transaction
 from django.db.models import F, QuerySet
@@ -21,7 +22,7 @@ from . import policy, schedules, sql, targets, validation
 from .clock import db_now
 from .conf import routines_settings
 from .exceptions import AlreadyExists, InvalidInput, JobBusy, JobTerminal, NotFound
-from .journal import announce, event, observed
+from .journal import acting_as, announce, event, observed
 from .manual import run_manual
 from .models import Event, Job, Run
 from .retry import with_retry
@@ -55,6 +56,24 @@ BUSY_STATES = ("running", "retry_waiting")
 EDITABLE_STATES = ("active", "paused")
 # Optimistic writes re-read and retry when a runner changed the job in between; a few tries do.
 WRITE_ATTEMPTS = 20
+
+
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+
+def _records_actor(func: _F) -> _F:
+    """Make the ``actor`` keyword of a write (an admin or REST user's name) reach its journal events.
+
+    The events are built deep inside (by the runner, for a manual run), so the name travels in a
+    context variable for the duration of the call rather than through every helper.
+    """
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        with acting_as(kwargs.get("actor")):
+            return func(*args, **kwargs)
+
+    return cast(_F, wrapper)
 
 
 def ensure_tables() -> None:
@@ -93,12 +112,14 @@ def normalize(raw: object, *, patch: bool = False, now: datetime | None = None) 
     return validation.normalize_job(raw, **options, default_timeout_ms=routines_settings.DEFAULT_TIMEOUT_MS)
 
 
-def create(job_input: Mapping[str, Any]) -> Job:
+@_records_actor
+def create(job_input: Mapping[str, Any], *, actor: str | None = None) -> Job:
     """Create a job; an explicitly given ``idempotency_key`` that exists returns that job instead."""
     return create_or_get(job_input)[0]
 
 
-def create_or_get(job_input: Mapping[str, Any]) -> tuple[Job, bool]:
+@_records_actor
+def create_or_get(job_input: Mapping[str, Any], *, actor: str | None = None) -> tuple[Job, bool]:
     """``create``, also saying whether the job is new (the REST API answers 201 or 200)."""
     now = timezone.now()
     data = normalize(job_input, now=now)
@@ -284,7 +305,8 @@ def _created_payload(job: Job) -> dict[str, Any]:
     }
 
 
-def update(job_id: str, patch: Mapping[str, Any]) -> Job:
+@_records_actor
+def update(job_id: str, patch: Mapping[str, Any], *, actor: str | None = None) -> Job:
     """Apply ``patch`` to an active or paused job; ``state`` is how pause and resume work."""
     now = timezone.now()
     changes = normalize(patch, patch=True, now=now)
@@ -344,7 +366,8 @@ def _check_editable(job: Job) -> None:
         raise JobTerminal(f"job {job.job_id!r} is {job.state}")
 
 
-def cancel(job_id: str) -> None:
+@_records_actor
+def cancel(job_id: str, *, actor: str | None = None) -> None:
     """Cancel a job in any state (idempotent); a Run in progress is marked cancelled."""
     for _ in range(WRITE_ATTEMPTS):
         job = get(job_id)
@@ -383,7 +406,8 @@ def cancel(job_id: str) -> None:
     raise JobBusy(f"job {job_id!r} kept changing; try again")
 
 
-def delete(job_id: str) -> None:
+@_records_actor
+def delete(job_id: str, *, actor: str | None = None) -> None:
     """Delete a job (not while it runs); its runs and events stay as history."""
     job = get(job_id)
     if job.state == "running":
@@ -500,7 +524,8 @@ def run_due(opts: Mapping[str, Any] | None = None, *, should_stop: Any = None) -
     return runner.run()
 
 
-def run_now(job_id: str) -> Run:
+@_records_actor
+def run_now(job_id: str, *, actor: str | None = None) -> Run:
     """Execute the target now as a manual run, leaving state, schedule and attempts alone."""
     job = get(job_id)
     if job.state == "cancelled":

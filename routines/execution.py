@@ -40,9 +40,7 @@ def new_run_id() -> str:
 
 
 def error_data(exc: BaseException) -> dict[str, str]:
-    # Escape what no database stores (NUL, lone surrogates): the message may quote bad input.
-    message = str(exc)[:2000].replace("\x00", "\\x00").encode("utf-8", "backslashreplace").decode("utf-8")
-    return {"type": type(exc).__name__, "message": message}
+    return targets.exception_error(exc)
 
 
 def timeout_error(timeout_ms: int) -> dict[str, Any]:

@@ -153,3 +153,21 @@ def upcoming(schedule: dict[str, Any], after: datetime, count: int) -> list[date
             break
         slot = nxt
     return out
+
+
+def projected(schedule: dict[str, Any], first: datetime, now: datetime, count: int) -> list[datetime]:
+    """The next ``count`` slots the runner will use, starting with ``first`` (the slot due next).
+
+    Each later slot is what ``next_slot`` gives once the one before it finishes on time, or at
+    ``now`` if it is already overdue: an overdue job without catch-up skips to slots after now;
+    with catch-up the missed slots follow one by one.
+    """
+    out = [first]
+    slot = first
+    while len(out) < count:
+        nxt = next_slot(schedule, slot, max(now, slot))
+        if nxt is None or nxt <= slot:
+            break
+        out.append(nxt)
+        slot = nxt
+    return out

@@ -213,8 +213,8 @@ def test_pause_reports_each_job(admin_client_: Client) -> None:
     in_state("p", "paused")
     in_state("gone", "cancelled")
     notes = act(admin_client_, "pause", "a", "p", "gone")
-    assert any(n.startswith("Paused 2 jobs: a, p (already paused)") for n in notes), notes
-    assert any("gone: not paused: job_terminal" in n for n in notes), notes
+    assert "Paused 2 jobs: “a”, “p” (already paused)" in notes, notes
+    assert "Not paused (job_terminal): “gone”" in notes, notes
     assert api.get("a").state == "paused"
     assert api.get("gone").state == "cancelled"
 
@@ -223,8 +223,8 @@ def test_resume_reports_busy_jobs(admin_client_: Client) -> None:
     in_state("p", "paused")
     in_state("busy", "running")
     notes = act(admin_client_, "resume", "p", "busy")
-    assert "Resumed 1 job: p" in notes
-    assert any("busy: not resumed: job_busy" in n for n in notes), notes
+    assert "Resumed 1 job: “p”" in notes
+    assert "Not resumed (job_busy): “busy”" in notes, notes
     assert api.get("p").state == "active"
     assert api.get("busy").state == "running"
 
@@ -232,8 +232,10 @@ def test_resume_reports_busy_jobs(admin_client_: Client) -> None:
 def test_cancel_goes_through_the_api(admin_client_: Client) -> None:
     in_state("busy", "running")
     make("a", every(start_at=timezone.now() + timedelta(days=1)))
-    notes = act(admin_client_, "cancel", "a", "busy")
-    assert "Cancelled 2 jobs: a, busy" in notes
+    response = admin_client_.post(
+        CHANGELIST, {"action": "cancel", "_selected_action": ["a", "busy"], "post": "yes"}, follow=True
+    )
+    assert "Cancelled 2 jobs: “a”, “busy”" in messages_of(response)
     assert events("a")[-1] == "routine_cancelled"
     assert Run.objects.get(job_id="busy").status == "cancelled"
 
@@ -244,9 +246,9 @@ def test_run_now_reports_the_run_or_the_error(admin_client_: Client) -> None:
     make("ok", every(start_at=timezone.now() + timedelta(days=1)))
     notes = act(admin_client_, "run_now", "ok", "later", "gone")
     run = Run.objects.get(job_id="ok", manual=True)
-    assert f"Ran 1 job: ok ({run.run_id} completed)" in notes
-    assert any("later: not ran: job_busy" in n for n in notes), notes
-    assert any("gone: not ran: job_terminal" in n for n in notes), notes
+    assert f"Ran now 1 job: “ok” ({run.run_id} completed)" in notes
+    assert "Not run (job_busy): “later”" in notes, notes
+    assert "Not run (job_terminal): “gone”" in notes, notes
     assert api.get("ok").state == "active"  # a manual run leaves the schedule alone
 
 
@@ -357,7 +359,7 @@ def test_change_form_updates_only_what_changed(admin_client_: Client) -> None:
     job = api.get("p")
     assert job.payload == {"v": 2} and job.state == "paused"
     updated = Event.objects.filter(job_id="p", event_type="routine_updated").get()
-    assert updated.payload == {"payload": "redacted"}
+    assert updated.payload == {"payload": "redacted", "actor": "root"}
 
 
 def test_change_form_new_schedule_recomputes_next_run(admin_client_: Client) -> None:

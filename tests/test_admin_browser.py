@@ -115,7 +115,7 @@ def test_operator_finds_pauses_and_inspects_a_job(live_server: Any, transactiona
         page.select_option("select[name=action]", "pause")
         page.click("button[name=index]")
         page.wait_for_selector("ul.messagelist")
-        assert "Paused 1 job: billing.digest" in page.inner_text("ul.messagelist")
+        assert "Paused 1 job: “billing.digest”" in page.inner_text("ul.messagelist")
         row = page.locator("#result_list tbody tr", has_text="billing.digest")
         assert row.locator(".routines-badge").first.get_attribute("data-value") == "paused"
         shot(page, "03-after-pause")

@@ -237,9 +237,10 @@ def test_the_return_value_is_the_result_and_a_non_dict_is_wrapped_in_last_result
 def test_an_exception_fails_the_run_with_type_and_message() -> None:
     run = run_target("job", target("tests.callables.fail", message="disk full"))
     assert run.status == "failed"
-    assert run.error == {"type": "ValueError", "message": "disk full"}
+    assert {k: run.error[k] for k in ("type", "message")} == {"type": "ValueError", "message": "disk full"}
+    assert "ValueError: disk full" in run.error["traceback"]
     job = api.get("job")
-    assert (job.state, job.last_error) == ("exhausted", {"type": "ValueError", "message": "disk full"})
+    assert (job.state, job.last_error) == ("exhausted", run.error)
 
 
 def test_an_exception_is_retried_under_the_retry_policy() -> None:

@@ -277,7 +277,8 @@ def test_a_failed_query_fails_the_run_and_still_stops_the_session(recording: typ
     recording.fail = {"query"}
     run = run_query(query())
     assert run.status == "failed"
-    assert run.error == {"type": "BackendFailure", "message": "query failed"}
+    assert (run.error["type"], run.error["message"]) == ("BackendFailure", "query failed")
+    assert "BackendFailure: query failed" in run.error["traceback"]
     assert recording.names()[-1] == "stop"
     assert not run.metadata.get("bootstrap_failure")
     assert [(s["name"], s["status"]) for s in run.steps] == [("execute", "failed")]
@@ -293,7 +294,8 @@ def test_a_failing_stop_does_not_fail_the_run(recording: type[RecordingBackend])
     recording.fail = {"stop"}
     run = run_query(query())
     assert run.status == "completed"
-    assert run.metadata["stop_error"] == {"type": "BackendFailure", "message": "stop failed"}
+    stop_error = run.metadata["stop_error"]
+    assert (stop_error["type"], stop_error["message"]) == ("BackendFailure", "stop failed")
 
 
 # Bootstrap failures ----------------------------------------------------------------------------
@@ -304,7 +306,7 @@ def test_a_session_that_cannot_be_opened_is_a_bootstrap_failure(recording: type[
     recording.fail = {method}
     run = run_query(query())
     assert run.status == "failed"
-    assert run.error == {"type": "BackendFailure", "message": f"{method} failed"}
+    assert (run.error["type"], run.error["message"]) == ("BackendFailure", f"{method} failed")
     assert run.metadata["bootstrap_failure"] is True
     assert "query" not in recording.names()
 

@@ -6,6 +6,7 @@ time the same way, and so the wording ("in 4 min", "3 min overdue") is defined o
 
 from __future__ import annotations
 
+import zoneinfo
 from datetime import datetime
 
 from django.contrib.admin.utils import quote
@@ -77,11 +78,27 @@ def ago(at: datetime, now: datetime) -> str:
     return f"{span(seconds)} ago" if seconds >= 0 else f"in {span(seconds)}"
 
 
-def stamp(at: datetime | None, *, short: bool = False) -> str:
-    """The instant in the current time zone; ``short`` drops seconds, and the year when it is this year."""
+def stamp(at: datetime | None, *, short: bool = False, zone: str | None = None) -> str:
+    """The instant in the current time zone, the one format of every routines page.
+
+    ``short`` drops seconds, and the year when it is this year. ``zone`` (a cron job's own IANA
+    zone) adds the local time there when it differs from the current zone's.
+    """
     if at is None:
         return EMPTY
     local = timezone.localtime(at)
+    text = _format(local, short)
+    if zone:
+        try:
+            there = at.astimezone(zoneinfo.ZoneInfo(zone))
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            return text
+        if there.utcoffset() != local.utcoffset() or there.tzname() != local.tzname():
+            text += f" ({there.strftime('%H:%M')} {there.tzname() or zone})"
+    return text
+
+
+def _format(local: datetime, short: bool) -> str:
     if short:
         pattern = "%d %b %H:%M" if local.year == timezone.localtime().year else "%d %b %Y %H:%M"
     else:
@@ -89,15 +106,15 @@ def stamp(at: datetime | None, *, short: bool = False) -> str:
     return f"{local.strftime(pattern)} {local.tzname() or ''}".strip()
 
 
-def when(at: datetime | None, relative: str) -> SafeString | str:
+def when(at: datetime | None, relative: str, zone: str | None = None) -> SafeString | str:
     """A relative time with the instant underneath (the exact one in the tooltip)."""
     if at is None:
         return EMPTY
     return format_html(
         '<span class="routines-when" title="{}">{}</span><br><small class="routines-stamp">{}</small>',
-        stamp(at),
+        stamp(at, zone=zone),
         relative,
-        stamp(at, short=True),
+        stamp(at, short=True, zone=zone),
     )
 
 

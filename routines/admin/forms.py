@@ -1,28 +1,33 @@
-"""The job add/change form: JSON fields validated by the API's own rules, saved through the API.
+"""The job add/change form: a structured schedule editor, JSON for the rest, saved through the API.
 
-``clean`` runs the pure validation (``routines.validation`` with ``targets.validate``), so a bad
-schedule or target shows on its field before anything touches the database. ``_post_clean`` then
-makes the one write through ``api.create`` / ``api.update`` instead of ``Model.save()``; any error
-the write itself finds (a taken id, a busy job, a policy denial) becomes a form error too, so the
-admin only ever reports success for a job the API stored.
+``clean`` turns the editor's fields into a schedule (``routines.editing``, pure) and checks every
+field with the API's own rules, one field at a time, so one submit shows every error, each on its
+field, before anything touches the database. ``_post_clean`` then makes the one write through
+``api.create`` / ``api.update`` instead of ``Model.save()``; any error the write itself finds (a
+taken id, a busy job, a policy denial) becomes a form error too, so the admin only ever reports
+success for a job the API stored.
 """
 
 from __future__ import annotations
 
 import json
-from typing import Any
+from datetime import datetime
+from typing import Any, cast
 
 from django import forms
 from django.forms.fields import InvalidJSONInput
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from .. import api, validation
+from .. import api, editing, validation
 from ..conf import routines_settings
 from ..exceptions import InvalidInput, RoutineError
 from ..fields import TimeJSONEncoder
 from ..models import Job
+from . import editor
 
 JSON_FIELDS = ("schedule", "target", "payload", "metadata", "routing_policy", "retry_policy")
+RETRY_FIELDS = ("max_attempts", "backoff_seconds")
 # Errors about a key inside a JSON field name that key; show them on the field that holds it.
 CODE_FIELDS = {
     "unsupported_schedule_key": "schedule",
@@ -52,19 +57,40 @@ class JSONTextField(forms.JSONField):
         return text
 
 
-class JobForm(forms.ModelForm):
-    job_id = forms.CharField(required=False, max_length=200, help_text="Leave blank to generate one (routine_…).")
+class JobForm(editor.ScheduleEditorFields, forms.ModelForm):
+    job_id = forms.CharField(
+        label=_("Job id"),
+        required=False,
+        max_length=200,
+        help_text=_("Leave blank to generate one (routine_…)."),
+    )
     idempotency_key = forms.CharField(
-        required=False, max_length=255, help_text='Leave blank for the default "routine:" + job id.'
+        label=_("Idempotency key"),
+        required=False,
+        max_length=255,
+        help_text=_("Leave blank for the default “routine:” + job id."),
     )
     schedule = JSONTextField(
-        help_text='{"type": "interval", "every_ms": 300000} or {"type": "once", "at": "2026-12-01T09:00:00Z"}',
+        label=_("Schedule (JSON)"),
+        required=False,
+        help_text=_(
+            'Used when the schedule type is “Advanced”: {"type": "interval", "every_ms": 300000} or '
+            '{"type": "once", "at": "2026-12-01T09:00:00Z"}.'
+        ),
     )
-    target = JSONTextField(help_text='{"type": "run"}; see the README for the other target types.')
-    payload = JSONTextField(required=False, help_text="Any JSON value; null for none.")
-    metadata = JSONTextField(required=False, help_text="An object.")
-    routing_policy = JSONTextField(required=False, help_text="An object, merged into routed sessions' routing.")
-    retry_policy = JSONTextField(required=False, help_text='{"max_attempts": 1, "backoff_ms": 0}')
+    target = JSONTextField(label=_("Target"))
+    payload = JSONTextField(label=_("Payload"), required=False, help_text=_("Any JSON value; null for none."))
+    metadata = JSONTextField(label=_("Metadata"), required=False, help_text=_("An object."))
+    routing_policy = JSONTextField(
+        label=_("Routing policy"), required=False, help_text=_("An object, merged into routed sessions' routing.")
+    )
+    retry_policy = JSONTextField(
+        label=_("Retry policy (JSON)"),
+        required=False,
+        help_text=_(
+            '{"max_attempts": 1, "backoff_ms": 0}; used when the attempts and wait fields above are left as they were.'
+        ),
+    )
     timeout_ms = forms.IntegerField(
         required=False,
         label=_("Timeout (ms)"),
@@ -73,6 +99,8 @@ class JobForm(forms.ModelForm):
             "under the retry policy. Leave blank for no limit."
         ),
     )
+    # The username recorded on the journal events of the write; set by the ModelAdmin per request.
+    actor: str | None = None
 
     class Meta:
         model = Job
@@ -81,25 +109,40 @@ class JobForm(forms.ModelForm):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.adding = self.instance._state.adding
+        if "cron_timezone" in self.fields:
+            editor.fill_zone_choices(cast(forms.ChoiceField, self.fields["cron_timezone"]))
         if self.adding:
             self.initial.setdefault("schedule", {"type": "interval", "every_ms": 300_000})
             self.initial.setdefault("target", {"type": "run"})
             self.initial.setdefault("metadata", {})
             self.initial.setdefault("routing_policy", {})
-            self.initial.setdefault("retry_policy", dict(validation.RETRY_DEFAULTS))
             self.initial.setdefault("timeout_ms", routines_settings.DEFAULT_TIMEOUT_MS)
+            self.initial.setdefault("retry_policy", dict(validation.RETRY_DEFAULTS))
+        else:
+            for key, value in editing.fields_from_schedule(self.instance.schedule).items():
+                self.initial.setdefault(key, value)
+            for key, value in editing.fields_from_retry(self.instance.retry_policy).items():
+                self.initial.setdefault(key, value)
+        target_type = (self.instance.target or {}).get("type") if not self.adding else "run"
+        if "target" in self.fields:
+            self.fields["target"].help_text = editor.target_examples(target_type)
         self.api_input: dict[str, Any] = {}
+        self.warnings: list[str] = []
 
     def clean(self) -> dict[str, Any]:
-        cleaned = super().clean()
+        cleaned = super().clean() or {}
+        if self.chosen_schedule_type() != "json" and "schedule" in self.errors:
+            del self.errors["schedule"]  # the advanced JSON is not used by the other types
+        raw = self._create_input(cleaned) if self.adding else self._patch(cleaned)
+        self._check_each_field(raw)
         if self.errors:
             return cleaned
-        raw = self._create_input(cleaned) if self.adding else self._patch(cleaned)
         try:
             normalized = api.normalize(raw, patch=not self.adding)
         except InvalidInput as exc:
             self._add_routine_error(exc)
             return cleaned
+        self._warn_past(normalized)
         if self.adding:
             self.api_input = raw
         else:
@@ -108,27 +151,89 @@ class JobForm(forms.ModelForm):
             self.api_input = {k: raw[k] for k in raw if normalized[k] != getattr(self.instance, k)}
         return cleaned
 
+    def chosen_schedule_type(self) -> str:
+        """The submitted type; a submission without one (a script written for the JSON form) is JSON."""
+        if self.is_bound and "schedule_type" not in self.data:
+            return "json"
+        return self.cleaned_data.get("schedule_type") or "json"
+
+    def _editor_schedule(self, cleaned: dict[str, Any]) -> Any:
+        values = {key: cleaned.get(key) for key in editing.ALL_EDITOR_FIELDS}
+        values["schedule_type"] = kind = self.chosen_schedule_type()
+        schedule, errors = editing.schedule_from_fields(values)
+        for field, code in errors.items():
+            if field not in self.errors:
+                self.add_error(field, editor.EDITOR_ERRORS[code])
+        if kind == "json" and schedule is None and "schedule" not in self.errors:
+            self.add_error("schedule", forms.Field.default_error_messages["required"])
+        return schedule
+
+    def _retry_policy(self, cleaned: dict[str, Any]) -> Any:
+        """The structured fields, unless only the advanced JSON was edited (or they were not submitted)."""
+        changed = set(self.changed_data)
+        submitted = any(key in self.data for key in RETRY_FIELDS)
+        self.retry_from_json = not submitted or ("retry_policy" in changed and not changed & set(RETRY_FIELDS))
+        if self.retry_from_json:
+            return cleaned.get("retry_policy")
+        return editing.retry_from_fields(cleaned.get("max_attempts"), cleaned.get("backoff_seconds"))
+
     def _create_input(self, cleaned: dict[str, Any]) -> dict[str, Any]:
-        data: dict[str, Any] = {"schedule": cleaned["schedule"], "target": cleaned["target"]}
+        data: dict[str, Any] = {"schedule": self._editor_schedule(cleaned), "target": cleaned.get("target")}
         data["payload"] = cleaned.get("payload")
         data["timeout_ms"] = cleaned.get("timeout_ms")
-        for key in ("job_id", "idempotency_key", "metadata", "routing_policy", "retry_policy"):
+        retry = self._retry_policy(cleaned)
+        if retry is not None:
+            data["retry_policy"] = retry
+        for key in ("job_id", "idempotency_key", "metadata", "routing_policy"):
             if cleaned.get(key) not in (None, ""):
                 data[key] = cleaned[key]
         return data
 
     def _patch(self, cleaned: dict[str, Any]) -> dict[str, Any]:
-        patch = {}
-        for key in self.changed_data:
-            if key == "job_id":
-                continue
+        patch: dict[str, Any] = {}
+        changed = set(self.changed_data)
+        kind = self.chosen_schedule_type()
+        if changed & {"schedule_type", *editing.EDITOR_FIELDS.get(kind, ())}:
+            patch["schedule"] = self._editor_schedule(cleaned)
+        if changed & {*RETRY_FIELDS, "retry_policy"}:
+            retry = self._retry_policy(cleaned)
+            if retry is not None:
+                patch["retry_policy"] = retry
+        for key in changed & {"idempotency_key", "target", "payload", "metadata", "routing_policy", "timeout_ms"}:
             value = cleaned.get(key)
             if key in ("metadata", "routing_policy") and value is None:
                 value = {}
-            if key in ("retry_policy", "idempotency_key") and value in (None, ""):
+            if key == "idempotency_key" and value in (None, ""):
                 continue
             patch[key] = value
         return patch
+
+    def _check_each_field(self, raw: dict[str, Any]) -> None:
+        """Validate each key on its own, so every invalid field is reported in one submit."""
+        code = "invalid_job" if self.adding else "invalid_patch"
+        if "job_id" in raw and "job_id" not in self.errors:
+            try:
+                validation.check_id(raw["job_id"], "job_id", code)
+            except InvalidInput as exc:
+                self._add_routine_error(exc)
+        for key, value in raw.items():
+            if key == "job_id" or (value is None and key in ("schedule", "target")):
+                continue
+            try:
+                api.normalize({key: value}, patch=True)
+            except InvalidInput as exc:
+                if exc.code == "invalid_patch":
+                    exc.code = code
+                self._add_routine_error(exc)
+        if self.adding and raw.get("target") is None and "target" not in self.errors:
+            self.add_error("target", forms.Field.default_error_messages["required"])
+
+    def _warn_past(self, normalized: dict[str, Any]) -> None:
+        schedule = normalized.get("schedule") or {}
+        at = schedule.get("at")
+        if schedule.get("type") == "once" and isinstance(at, datetime) and at < timezone.now():
+            when = timezone.localtime(at).strftime("%d %b %Y %H:%M:%S %Z")
+            self.warnings.append(str(_("The run time %s is in the past; it runs at the next run_due.") % when))
 
     def _post_clean(self) -> None:
         """The write: only once every field is valid, and through the API."""
@@ -136,26 +241,34 @@ class JobForm(forms.ModelForm):
             return
         try:
             if self.adding:
-                job, created = api.create_or_get(self.api_input)
+                job, created = api.create_or_get(self.api_input, actor=self.actor)
                 if not created:  # the API's idempotent answer; in a form it is a clash to show
-                    self.add_error("idempotency_key", f"Job {job.job_id!r} already has this idempotency key.")
+                    message = _("Job %(job_id)s already has this idempotency key.") % {"job_id": repr(job.job_id)}
+                    self.add_error("idempotency_key", message)
                     return
                 self.instance = job
             elif self.api_input:
-                self.instance = api.update(self.instance.job_id, self.api_input)
+                self.instance = api.update(self.instance.job_id, self.api_input, actor=self.actor)
         except RoutineError as exc:
             self._add_routine_error(exc)
 
     def _add_routine_error(self, exc: RoutineError) -> None:
         field = CODE_FIELDS.get(exc.code, exc.field)
+        kind = self.chosen_schedule_type() if hasattr(self, "cleaned_data") else "json"
+        if field == "schedule" or exc.code == "unsupported_schedule_key":
+            field = editing.error_field(kind, exc)
+        elif field == "retry_policy" and not getattr(self, "retry_from_json", True):
+            field = editing.error_field(kind, exc, retry=True)
         message = f"{exc.detail} ({exc.code})"
+        if field in self.errors:
+            return
         self.add_error(field if field in self.fields else None, message)
 
     def save(self, commit: bool = True) -> Job:
         """Nothing left to write: ``_post_clean`` stored the job through the API."""
         if self.errors:
             raise ValueError("the job was not saved: the form has errors")
-        self.save_m2m = self._save_m2m
+        self.save_m2m = self._save_m2m  # type: ignore[method-assign]
         return self.instance
 
     def _save_m2m(self) -> None:

@@ -1,40 +1,48 @@
-"""The job pages: what runs when, what happened last, and why (SPEC §8).
+"""The job pages: what runs when, what happened last, and why.
 
 Every write goes through ``routines.api``: the form saves with ``api.create``/``api.update``,
-the actions call ``api.run_now``/``update``/``cancel`` job by job and report each job's outcome,
-and "Run due jobs now" is ``api.run_due``. The changelist reads one annotated queryset, so its
-query count does not grow with the number of jobs.
+the bulk actions and the job page's buttons (``actions``) call ``api.run_now``/``update``/
+``cancel`` job by job, and "Run due jobs now" is ``api.run_due``. The changelist reads one
+annotated queryset, so its query count does not grow with the number of jobs.
 """
 
 from __future__ import annotations
 
-import json
-from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from django.contrib import admin, messages
-from django.contrib.admin.utils import flatten
+from django.contrib.admin.utils import flatten, quote, unquote
+from django.core.exceptions import PermissionDenied
 from django.db.models import F, OuterRef, QuerySet, Subquery
-from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed, HttpResponseRedirect
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotAllowed, HttpResponseRedirect
 from django.urls import path, reverse
 from django.utils import timezone
-from django.utils.html import format_html, format_html_join
+from django.utils.html import format_html
 from django.utils.safestring import SafeString
+from django.utils.translation import gettext as _t
+from django.utils.translation import gettext_lazy as _
 
-from .. import api, schedules, targets
+from .. import api, editing, schedules, targets
 from ..clock import db_now
 from ..exceptions import RoutineError
-from ..models import Event, Job, Run
-from ..states import TERMINAL_STATES
-from . import display
+from ..models import Job, Run
+from . import actions, display, panels, preview
 from .forms import JobForm
 
-RECENT_RUNS = 20
-RECENT_EVENTS = 20
-UPCOMING = 5
 RUN_DUE_LIMIT = 500
 SCHEDULE_TYPES = ("once", "interval", "cron")
+# The schedule editor's rows; a new scheduling field is added here and in routines.editing.
+SCHEDULE_ROWS = (
+    "schedule_type",
+    "once_at",
+    ("every", "every_unit"),
+    "start_at",
+    ("cron_expr", "cron_timezone"),
+    "catch_up",
+    "schedule",
+)
+READONLY_DEFINITION = ("schedule", "target", "payload", "metadata", "routing_policy", "retry_policy", "timeout_ms")
 
 
 class ScheduleTypeFilter(admin.SimpleListFilter):
@@ -78,57 +86,6 @@ class DueFilter(admin.SimpleListFilter):
         return queryset
 
 
-def _per_job(
-    modeladmin: JobAdmin,
-    request: HttpRequest,
-    queryset: QuerySet[Job],
-    verb: str,
-    apply: Callable[[str], str | None],
-) -> None:
-    """Apply one API call per selected job; one message for the jobs done, one per job that failed."""
-    done: list[str] = []
-    for job_id in queryset.order_by("job_id").values_list("job_id", flat=True):
-        try:
-            note = apply(job_id)
-        except RoutineError as exc:
-            modeladmin.message_user(request, f"{job_id}: not {verb}: {exc.code} ({exc.detail})", messages.ERROR)
-            continue
-        done.append(f"{job_id} ({note})" if note else job_id)
-    if done:
-        noun = "job" if len(done) == 1 else "jobs"
-        modeladmin.message_user(request, f"{verb.capitalize()} {len(done)} {noun}: {', '.join(done)}", messages.SUCCESS)
-
-
-@admin.action(description="Run selected jobs now (manual run)", permissions=["change"])
-def run_now(modeladmin: JobAdmin, request: HttpRequest, queryset: QuerySet[Job]) -> None:
-    def apply(job_id: str) -> str:
-        run = api.run_now(job_id)
-        return f"{run.run_id} {run.status}"
-
-    _per_job(modeladmin, request, queryset, "ran", apply)
-
-
-@admin.action(description="Pause selected jobs", permissions=["change"])
-def pause(modeladmin: JobAdmin, request: HttpRequest, queryset: QuerySet[Job]) -> None:
-    _per_job(modeladmin, request, queryset, "paused", lambda job_id: _set_state(job_id, "paused"))
-
-
-@admin.action(description="Resume selected jobs", permissions=["change"])
-def resume(modeladmin: JobAdmin, request: HttpRequest, queryset: QuerySet[Job]) -> None:
-    _per_job(modeladmin, request, queryset, "resumed", lambda job_id: _set_state(job_id, "active"))
-
-
-@admin.action(description="Cancel selected jobs", permissions=["change"])
-def cancel(modeladmin: JobAdmin, request: HttpRequest, queryset: QuerySet[Job]) -> None:
-    _per_job(modeladmin, request, queryset, "cancelled", lambda job_id: api.cancel(job_id))
-
-
-def _set_state(job_id: str, state: str) -> str | None:
-    before = api.get(job_id).state
-    api.update(job_id, {"state": state})
-    return "already " + state if before == state else None
-
-
 @admin.register(Job)
 class JobAdmin(admin.ModelAdmin):
     form = JobForm
@@ -147,7 +104,7 @@ class JobAdmin(admin.ModelAdmin):
     search_fields = ("job_id", "idempotency_key")
     ordering = (F("next_run_at").asc(nulls_last=True), "job_id")
     list_per_page = 100
-    actions = (run_now, pause, resume, cancel)
+    actions = (actions.run_now, actions.pause, actions.resume, actions.cancel)
     state_fields = (
         ("state_badge", "attempts"),
         "schedule_summary",
@@ -167,6 +124,7 @@ class JobAdmin(admin.ModelAdmin):
 
     class Media:
         css = {"all": ("routines/admin.css",)}
+        js = ("routines/editor.js",)
 
     # Queryset and pages ----------------------------------------------------------------------
 
@@ -175,51 +133,53 @@ class JobAdmin(admin.ModelAdmin):
         return super().get_queryset(request).annotate(last_outcome=Subquery(last.values("status")[:1]))
 
     def get_fieldsets(self, request: HttpRequest, obj: Job | None = None) -> Any:
-        definition = (
-            "Definition",
-            {
-                "fields": (
-                    "job_id",
-                    "idempotency_key",
-                    "schedule",
-                    "target",
-                    "payload",
-                    "metadata",
-                    "routing_policy",
-                    "retry_policy",
-                    "timeout_ms",
-                )
-            },
-        )
+        if obj is not None and not self.editable(obj):
+            # Busy or finished jobs cannot be updated (job_busy / job_terminal): shown, not offered for edits.
+            return [
+                (_("State"), {"fields": self.state_fields}),
+                (_("Definition"), {"fields": ("job_id", "idempotency_key", *READONLY_DEFINITION)}),
+                (_("Runtime details"), {"fields": self.detail_fields, "classes": ["collapse"]}),
+            ]
+        editor = [
+            (_("Job"), {"fields": ("job_id", "idempotency_key")}),
+            (_("Schedule"), {"fields": SCHEDULE_ROWS}),
+            (_("What runs"), {"fields": ("target", "payload", "timeout_ms")}),
+            (_("Retries"), {"fields": (("max_attempts", "backoff_seconds"),)}),
+            (_("Advanced"), {"fields": ("metadata", "routing_policy", "retry_policy"), "classes": ["collapse"]}),
+        ]
         if obj is None:
-            return [definition]
+            return editor
         return [
-            ("State", {"fields": self.state_fields}),
-            definition,
-            ("Runtime details", {"fields": self.detail_fields, "classes": ["collapse"]}),
+            (_("State"), {"fields": self.state_fields}),
+            *editor,
+            (_("Runtime details"), {"fields": self.detail_fields, "classes": ["collapse"]}),
         ]
 
     def get_readonly_fields(self, request: HttpRequest, obj: Job | None = None) -> Any:
         if obj is None:
             return ()
         readonly = ("job_id", *flatten(self.state_fields), *flatten(self.detail_fields))
-        if obj.state in api.EDITABLE_STATES:
-            return readonly
-        # Busy or finished jobs cannot be updated (job_busy / job_terminal): show them, don't offer edits.
-        return (
-            *readonly,
-            "idempotency_key",
-            "schedule",
-            "target",
-            "payload",
-            "metadata",
-            "routing_policy",
-            "retry_policy",
-            "timeout_ms",
-        )
+        return readonly if self.editable(obj) else (*readonly, "idempotency_key", *READONLY_DEFINITION)
+
+    @staticmethod
+    def editable(obj: Job) -> bool:
+        return obj.state in api.EDITABLE_STATES
+
+    def has_change_permission(self, request: HttpRequest, obj: Job | None = None) -> bool:
+        """A busy or finished job's page is a view page: no Save buttons for a save that would be refused."""
+        if obj is not None and not self.editable(obj):
+            return False
+        return super().has_change_permission(request, obj)
+
+    def get_form(self, request: HttpRequest, obj: Job | None = None, change: bool = False, **kwargs: Any) -> Any:
+        form = super().get_form(request, obj, change=change, **kwargs)
+        # The journal events of the form's write name the user (api ``actor``).
+        return type(form.__name__, (form,), {"actor": request.user.get_username()})
 
     def save_model(self, request: HttpRequest, obj: Job, form: Any, change: bool) -> None:
-        """The form already wrote through the API while validating; nothing is left to save."""
+        """The form already wrote through the API while validating; only its warnings are left to show."""
+        for warning in getattr(form, "warnings", ()):
+            self.message_user(request, warning, messages.WARNING)
 
     def has_delete_permission(self, request: HttpRequest, obj: Job | None = None) -> bool:
         if obj is not None and obj.state == "running":
@@ -228,9 +188,12 @@ class JobAdmin(admin.ModelAdmin):
 
     def delete_model(self, request: HttpRequest, obj: Job) -> None:
         try:
-            api.delete(obj.job_id)
+            api.delete(obj.job_id, actor=request.user.get_username())
         except RoutineError as exc:  # started running since the page was shown
-            self.message_user(request, f"{obj.job_id}: not deleted: {exc.code} ({exc.detail})", messages.ERROR)
+            message = _t("“%(job_id)s” was not deleted: %(code)s (%(detail)s)")
+            self.message_user(
+                request, message % {"job_id": obj.job_id, "code": exc.code, "detail": exc.detail}, messages.ERROR
+            )
 
     def get_actions(self, request: HttpRequest, action_location: Any = None) -> dict[str, Any]:
         # action_location is Django 6.1's parameter; 5.2 calls without it.
@@ -242,6 +205,20 @@ class JobAdmin(admin.ModelAdmin):
     def get_urls(self) -> list[Any]:
         urls = [
             path("run-due/", self.admin_site.admin_view(self.run_due_view), name="routines_job_run_due"),
+            path(
+                "schedule-preview/",
+                self.admin_site.admin_view(preview.schedule_preview),
+                name="routines_job_schedule_preview",
+            ),
+            *(
+                path(
+                    f"<path:object_id>/{name}/",
+                    self.admin_site.admin_view(self.step_view),
+                    {"step": name},
+                    name=f"routines_job_{name.replace('-', '_')}",
+                )
+                for name in actions.STEPS
+            ),
         ]
         return urls + super().get_urls()
 
@@ -253,10 +230,52 @@ class JobAdmin(admin.ModelAdmin):
         job = self.get_object(request, object_id)
         if job is not None:
             extra["routines_panels"] = [
-                ("Recent runs (newest first)", self.recent_runs(job)),
-                ("Journal (newest first)", self.journal(job)),
+                (_("Recent runs (newest first)"), panels.recent_runs(job)),
+                (_("Journal (newest first)"), panels.journal(job)),
             ]
+            if super().has_change_permission(request, job):
+                extra["routines_steps"] = [
+                    {"name": step.name, "label": step.label, "url": self.step_url(job, step.name)}
+                    for step in actions.allowed_steps(job.state)
+                ]
+        extra.update(self.editor_context())
         return super().change_view(request, object_id, form_url, extra_context=extra)
+
+    def add_view(
+        self, request: HttpRequest, form_url: str = "", extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
+        extra = {**self.editor_context(), **(extra_context or {})}
+        return super().add_view(request, form_url, extra_context=extra)
+
+    @staticmethod
+    def editor_context() -> dict[str, Any]:
+        """What the editor's script needs: the rows of each schedule type and the preview URL."""
+        return {
+            "routines_editor_fields": {
+                "fields": editing.EDITOR_FIELDS,
+                "preview_url": reverse("admin:routines_job_schedule_preview"),
+                "preview_title": _t("Next run times"),
+            }
+        }
+
+    @staticmethod
+    def step_url(job: Job, name: str) -> str:
+        return reverse(f"admin:routines_job_{name.replace('-', '_')}", args=[quote(job.job_id)])
+
+    def step_view(self, request: HttpRequest, object_id: str, step: str) -> HttpResponse:
+        """A job page button: POST only; Cancel asks first (confirming posts ``post=yes``)."""
+        job = self.get_object(request, unquote(object_id))
+        if job is None:
+            raise Http404(_t("No job with this id."))
+        page = reverse("admin:routines_job_change", args=[quote(job.job_id)])
+        if not super().has_change_permission(request, job):
+            raise PermissionDenied
+        if step == "cancel" and (request.method != "POST" or request.POST.get("post") != "yes"):
+            return actions.confirm_cancel(self, request, [job.job_id], bulk=False)
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        actions.apply_step(self, request, actions.STEPS[step], [job.job_id])
+        return HttpResponseRedirect(page)
 
     def changelist_view(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> HttpResponse:
         extra = {"can_run_due": self.has_change_permission(request), **(extra_context or {})}
@@ -288,6 +307,8 @@ class JobAdmin(admin.ModelAdmin):
 
     @admin.display(description="schedule")
     def schedule_summary(self, obj: Job) -> str:
+        if obj.schedule.get("type") == "once" and obj.schedule.get("at"):
+            return _t("once at %s") % display.stamp(obj.schedule["at"], short=True)
         try:
             return schedules.describe(obj.schedule)
         except Exception:  # a schedule type this version cannot describe must not break the page
@@ -302,7 +323,8 @@ class JobAdmin(admin.ModelAdmin):
         relative = display.until(obj.next_run_at, timezone.now())
         if relative.endswith("overdue") and obj.state != "paused":
             relative = format_html('<span class="routines-overdue">{}</span>', relative)
-        return display.when(obj.next_run_at, relative)
+        zone = obj.schedule.get("timezone") if obj.schedule.get("type") == "cron" else None
+        return display.when(obj.next_run_at, relative, zone)
 
     @admin.display(description="last run", ordering="last_run_at")
     def last_run(self, obj: Job) -> SafeString | str:
@@ -324,93 +346,7 @@ class JobAdmin(admin.ModelAdmin):
         max_attempts = (obj.retry_policy or {}).get("max_attempts", 1)
         return f"{obj.attempt_count} / {max_attempts}"
 
-    # Change page panels ----------------------------------------------------------------------
-
-    @admin.display(description="next run times")
+    @admin.display(description=_("next run times"))
     def upcoming_runs(self, obj: Job) -> SafeString | str:
-        slots = _upcoming(obj)
-        if not slots:
-            return "none"
-        now = timezone.now()
-        return format_html(
-            '<ul class="routines-upcoming">{}</ul>',
-            format_html_join(
-                "",
-                "<li>{} <small class='routines-stamp'>({})</small></li>",
-                ((display.stamp(s), display.until(s, now)) for s in slots),
-            ),
-        )
-
-    def recent_runs(self, obj: Job) -> SafeString | str:
-        runs = list(Run.objects.filter(job_id=obj.job_id).order_by("-started_at", "-run_id")[:RECENT_RUNS])
-        if not runs:
-            return "No runs yet."
-        rows = format_html_join(
-            "",
-            "<tr><td><a href='{}'>{}</a></td><td>{}</td><td class='routines-nowrap'>{}</td><td>{}</td>"
-            "<td class='routines-nowrap'>{}</td><td class='routines-nowrap'>{}</td>"
-            "<td class='routines-json-cell'><pre>{}</pre></td></tr>",
-            (
-                (
-                    display.change_url("run", run.run_id),
-                    run.run_id,
-                    display.badge(run.status),
-                    "manual" if run.manual else display.stamp(run.slot_at),
-                    run.attempt,
-                    display.stamp(run.started_at),
-                    display.duration(run.started_at, run.finished_at),
-                    _short_json(run.error if run.error is not None else run.result),
-                )
-                for run in runs
-            ),
-        )
-        all_runs = reverse("admin:routines_run_changelist") + f"?job_id={obj.job_id}"
-        return format_html(
-            '<table class="routines-table routines-runs"><thead><tr><th>run</th><th>status</th><th>slot</th>'
-            "<th>attempt</th><th>started</th><th>took</th><th>result / error</th></tr></thead>"
-            '<tbody>{}</tbody></table><p><a href="{}">All runs of this job</a></p>',
-            rows,
-            all_runs,
-        )
-
-    def journal(self, obj: Job) -> SafeString | str:
-        events = list(Event.objects.filter(job_id=obj.job_id).order_by("-id")[:RECENT_EVENTS])
-        if not events:
-            return "No events."
-        rows = format_html_join(
-            "",
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td class='routines-json-cell'><pre>{}</pre></td></tr>",
-            (
-                (display.stamp(e.created_at), e.event_type, e.run_id or display.EMPTY, _short_json(e.payload))
-                for e in events
-            ),
-        )
-        all_events = reverse("admin:routines_event_changelist") + f"?job_id={obj.job_id}"
-        return format_html(
-            '<table class="routines-table routines-events"><thead><tr><th>at</th><th>event</th><th>run</th>'
-            '<th>payload</th></tr></thead><tbody>{}</tbody></table><p><a href="{}">All events of this job</a></p>',
-            rows,
-            all_events,
-        )
-
-
-def _upcoming(job: Job) -> list[datetime]:
-    """The next run times if every run were on time, starting from the slot that is due next."""
-    if job.state in TERMINAL_STATES or job.next_run_at is None:
-        return []
-    schedule = dict(job.schedule)
-    first = job.current_slot_at if job.state in ("running", "retry_waiting") and job.current_slot_at else None
-    first = first or job.next_run_at
-    if schedule.get("type") == "interval":
-        schedule["start_at"] = first  # later slots follow the slot due next, not the original start
-    try:
-        return [first, *schedules.upcoming(schedule, first, UPCOMING - 1)]
-    except Exception:  # display only: a schedule this version cannot project shows just its next slot
-        return [first]
-
-
-def _short_json(value: Any, limit: int = 300) -> str:
-    if value is None:
-        return display.EMPTY
-    text = json.dumps(value, ensure_ascii=False, default=str)
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+        zone = obj.schedule.get("timezone") if obj.schedule.get("type") == "cron" else None
+        return panels.upcoming_list(panels.upcoming(obj), zone)

@@ -35,6 +35,14 @@ from .schema import RoutinesAutoSchema
 MAX_OFFSET = 10**15
 
 
+def actor(request: Request) -> str | None:
+    """The username the journal records for a write made by an authenticated user (None otherwise)."""
+    user = getattr(request, "user", None)
+    if user is None or not user.is_authenticated:
+        return None
+    return str(user.get_username())
+
+
 class Pagination(LimitOffsetPagination):
     default_limit = 50
     max_limit = 1000
@@ -105,7 +113,7 @@ class JobViewSet(RoutinesView, viewsets.GenericViewSet):
         responses={201: s.JobSerializer, 200: s.JobSerializer},
     )
     def create(self, request: Request) -> Response:
-        job, created = api.create_or_get(request.data)
+        job, created = api.create_or_get(request.data, actor=actor(request))
         return Response(s.job_data(job), status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
 
     @doc(summary="One job")
@@ -114,11 +122,11 @@ class JobViewSet(RoutinesView, viewsets.GenericViewSet):
 
     @doc(summary="Change an active or paused job", request=s.JobPatchSerializer)
     def partial_update(self, request: Request, job_id: str) -> Response:
-        return Response(s.job_data(api.update(job_id, request.data)))
+        return Response(s.job_data(api.update(job_id, request.data, actor=actor(request))))
 
     @doc(summary="Delete a job; its runs and events stay")
     def destroy(self, request: Request, job_id: str) -> Response:
-        api.delete(job_id)
+        api.delete(job_id, actor=actor(request))
         return Response(status=status.HTTP_204_NO_CONTENT)
 
     @doc(
@@ -150,23 +158,23 @@ class JobViewSet(RoutinesView, viewsets.GenericViewSet):
     @NO_BODY
     @action(detail=True, methods=["post"], filter_backends=[])
     def cancel(self, request: Request, job_id: str) -> Response:
-        api.cancel(job_id)
+        api.cancel(job_id, actor=actor(request))
         return Response(s.job_data(api.get(job_id)))
 
     @NO_BODY
     @action(detail=True, methods=["post"], filter_backends=[])
     def pause(self, request: Request, job_id: str) -> Response:
-        return Response(s.job_data(api.update(job_id, {"state": "paused"})))
+        return Response(s.job_data(api.update(job_id, {"state": "paused"}, actor=actor(request))))
 
     @NO_BODY
     @action(detail=True, methods=["post"], filter_backends=[])
     def resume(self, request: Request, job_id: str) -> Response:
-        return Response(s.job_data(api.update(job_id, {"state": "active"})))
+        return Response(s.job_data(api.update(job_id, {"state": "active"}, actor=actor(request))))
 
     @doc(summary="Execute the target now as a manual run", request=None, responses={201: s.RunSerializer})
     @action(detail=True, methods=["post"], url_path="run-now", filter_backends=[])
     def run_now(self, request: Request, job_id: str) -> Response:
-        return Response(s.run_data(api.run_now(job_id)), status=status.HTTP_201_CREATED)
+        return Response(s.run_data(api.run_now(job_id, actor=actor(request))), status=status.HTTP_201_CREATED)
 
     @doc(summary="The job's runs, newest first", responses=s.RunSerializer(many=True))
     @action(detail=True, methods=["get"], filter_backends=[])

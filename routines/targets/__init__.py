@@ -9,9 +9,20 @@ from __future__ import annotations
 from typing import Any
 
 from ..exceptions import InvalidInput
-from .base import Context, Executor, Outcome, RunFields, invalid
+from .base import Context, Executor, Outcome, RunFields, exception_error, invalid
 
-__all__ = ["Context", "Executor", "Outcome", "RunFields", "get", "register", "types", "unregister", "validate"]
+__all__ = [
+    "Context",
+    "Executor",
+    "Outcome",
+    "RunFields",
+    "exception_error",
+    "get",
+    "register",
+    "types",
+    "unregister",
+    "validate",
+]
 
 _registry: dict[str, Executor] = {}
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import traceback
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -53,7 +54,12 @@ class Executor:
 
     ``validate`` runs before anything is written and must not import or call project code
     named by the target: it sees untrusted input.
+
+    ``example`` is a typical target of this type; the admin shows it next to the target field so
+    an operator can start from it without reading the docs.
     """
+
+    example: dict[str, Any] = {}
 
     def validate(self, target: dict[str, Any]) -> dict[str, Any]:
         return target
@@ -73,3 +79,25 @@ def check_keys(target: dict[str, Any], allowed: set[str], code: str = "unsupport
     for key in target:
         if key not in allowed:
             raise InvalidInput(f"target: unsupported key {key!r}", code=code, field=str(key))
+
+
+# A Run's error keeps the last frames of the traceback (where it failed), bounded in frames and size.
+TRACEBACK_FRAMES = 50
+TRACEBACK_CHARS = 20_000
+
+
+def exception_error(exc: BaseException) -> dict[str, str]:
+    """A Run's ``error`` for an exception: its type, message and the traceback's last frames.
+
+    The traceback is built only when a target has failed, so a successful run pays nothing.
+    Text no database stores (NUL, lone surrogates) is escaped: the message may quote bad input.
+    """
+    lines = traceback.format_exception(type(exc), exc, exc.__traceback__, limit=-TRACEBACK_FRAMES)
+    trace = _storable("".join(lines))
+    if len(trace) > TRACEBACK_CHARS:
+        trace = "…" + trace[-TRACEBACK_CHARS:]
+    return {"type": type(exc).__name__, "message": _storable(str(exc)[:2000]), "traceback": trace}
+
+
+def _storable(text: str) -> str:
+    return text.replace("\x00", "\\x00").encode("utf-8", "backslashreplace").decode("utf-8")

@@ -18,7 +18,7 @@ from typing import Any
 
 from ..exceptions import InvalidInput
 from ..validation import check_json
-from .base import COMPLETED, FAILED, Context, Executor, Outcome, check_keys, invalid
+from .base import COMPLETED, FAILED, Context, Executor, Outcome, check_keys, exception_error, invalid
 
 logger = logging.getLogger("routines")
 
@@ -73,10 +73,12 @@ def import_allowed(path: str) -> Any:
 
 
 def error_data(exc: BaseException) -> dict[str, str]:
-    return {"type": type(exc).__name__, "message": str(exc)[:2000]}
+    return exception_error(exc)
 
 
 class CallableExecutor(Executor):
+    example: dict[str, Any] = {"type": "callable", "path": "myproject.jobs.send_digest", "kwargs": {"limit": 10}}
+
     def validate(self, target: dict[str, Any]) -> dict[str, Any]:
         check_keys(target, KEYS)
         if "path" not in target:

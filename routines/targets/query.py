@@ -14,7 +14,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from .. import sessions
-from .base import COMPLETED, FAILED, Context, Executor, Outcome, RunFields, check_keys, invalid
+from .base import COMPLETED, FAILED, Context, Executor, Outcome, RunFields, check_keys, exception_error, invalid
 
 logger = logging.getLogger("routines")
 
@@ -25,6 +25,12 @@ SESSION_NOT_FOUND = {"reason": "session_not_found"}
 
 
 class QueryExecutor(Executor):
+    example: dict[str, Any] = {
+        "type": "query",
+        "session": {"kind": "routed", "opts": {}},
+        "prompt": "Summarise yesterday's tickets",
+    }
+
     def validate(self, target: dict[str, Any]) -> dict[str, Any]:
         check_keys(target, KEYS)
         if "session" not in target:
@@ -105,7 +111,7 @@ def _now() -> str:
 
 
 def _error(exc: BaseException) -> dict[str, str]:
-    return {"type": type(exc).__name__, "message": str(exc)[:2000]}
+    return exception_error(exc)
 
 
 class QueryRun:

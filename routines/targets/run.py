@@ -17,6 +17,8 @@ DEFAULT_CANCEL_REASON = "routine cancelled"
 
 
 class RunExecutor(Executor):
+    example: dict[str, Any] = {"type": "run", "outcome": "completed", "result": {"ok": True}}
+
     def validate(self, target: dict[str, Any]) -> dict[str, Any]:
         check_keys(target, KEYS)
         out: dict[str, Any] = {"type": "run"}

@@ -43,6 +43,8 @@ def _label(value: object, key: str) -> str:
 
 
 class TaskExecutor(Executor):
+    example: dict[str, Any] = {"type": "task", "name": "myproject.tasks.send_digest", "args": [], "kwargs": {}}
+
     def validate(self, target: dict[str, Any]) -> dict[str, Any]:
         check_keys(target, KEYS)
         if "name" not in target:
