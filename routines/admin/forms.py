@@ -25,6 +25,7 @@ from ..exceptions import InvalidInput, RoutineError
 from ..fields import TimeJSONEncoder
 from ..models import Job
 from . import editor
+from .bases import ModelForm
 
 JSON_FIELDS = ("schedule", "target", "payload", "metadata", "routing_policy", "retry_policy")
 RETRY_FIELDS = ("max_attempts", "backoff_seconds")
@@ -57,7 +58,7 @@ class JSONTextField(forms.JSONField):
         return text
 
 
-class JobForm(editor.ScheduleEditorFields, forms.ModelForm):
+class JobForm(editor.ScheduleEditorFields, ModelForm):
     job_id = forms.CharField(
         label=_("Job id"),
         required=False,
@@ -269,7 +270,8 @@ class JobForm(editor.ScheduleEditorFields, forms.ModelForm):
         if self.errors:
             raise ValueError("the job was not saved: the form has errors")
         self.save_m2m = self._save_m2m  # type: ignore[method-assign]
-        return self.instance
+        job: Job = self.instance
+        return job
 
     def _save_m2m(self) -> None:
         pass

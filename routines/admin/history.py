@@ -21,6 +21,7 @@ from django.utils.translation import gettext_lazy as _
 
 from ..models import Event, Run
 from . import display
+from .bases import ModelAdmin
 from .panels import short_json
 
 EVENT_TYPES = (
@@ -62,7 +63,7 @@ class EventTypeFilter(admin.SimpleListFilter):
         return queryset.filter(event_type=self.value()) if self.value() else queryset
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
+class ReadOnlyAdmin(ModelAdmin):
     show_full_result_count = False
     list_per_page = 100
 

@@ -26,8 +26,9 @@ from django.utils.translation import gettext_lazy as _
 from .. import api, editing, schedules, targets
 from ..clock import db_now
 from ..exceptions import RoutineError
-from ..models import Job, Run
+from ..models import Job, JobQuerySet, Run
 from . import actions, display, panels, preview
+from .bases import ModelAdmin
 from .forms import JobForm
 
 RUN_DUE_LIMIT = 500
@@ -79,15 +80,16 @@ class DueFilter(admin.SimpleListFilter):
         return [("now", "Due now"), ("hour", "Due within an hour")]
 
     def queryset(self, request: HttpRequest, queryset: QuerySet[Job]) -> QuerySet[Job]:
+        assert isinstance(queryset, JobQuerySet)  # the admin's queryset comes from Job.objects
         if self.value() == "now":
-            return queryset.due_or_rescuable(db_now())  # type: ignore[attr-defined]
+            return queryset.due_or_rescuable(db_now())
         if self.value() == "hour":
-            return queryset.due(db_now() + timedelta(hours=1))  # type: ignore[attr-defined]
+            return queryset.due(db_now() + timedelta(hours=1))
         return queryset
 
 
 @admin.register(Job)
-class JobAdmin(admin.ModelAdmin):
+class JobAdmin(ModelAdmin):
     form = JobForm
     change_list_template = "admin/routines/job/change_list.html"
     list_display = (
@@ -102,7 +104,7 @@ class JobAdmin(admin.ModelAdmin):
     list_display_links = ("job_id",)
     list_filter = ("state", DueFilter, ScheduleTypeFilter, TargetTypeFilter)
     search_fields = ("job_id", "idempotency_key")
-    ordering = (F("next_run_at").asc(nulls_last=True), "job_id")
+    ordering = (F("next_run_at").asc(nulls_last=True), "job_id")  # type: ignore[assignment]  # Django takes expressions
     list_per_page = 100
     actions = (actions.run_now, actions.pause, actions.resume, actions.cancel)
     state_fields = (
@@ -130,7 +132,8 @@ class JobAdmin(admin.ModelAdmin):
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Job]:
         last = Run.objects.filter(run_id=OuterRef("last_run_id"))
-        return super().get_queryset(request).annotate(last_outcome=Subquery(last.values("status")[:1]))
+        jobs: QuerySet[Job] = super().get_queryset(request).annotate(last_outcome=Subquery(last.values("status")[:1]))
+        return jobs
 
     def get_fieldsets(self, request: HttpRequest, obj: Job | None = None) -> Any:
         if obj is not None and not self.editable(obj):

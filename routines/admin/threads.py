@@ -13,10 +13,11 @@ from django.db.models import Count, QuerySet
 from django.http import HttpRequest
 
 from ..models import Thread, ThreadMessage
+from .bases import TabularInline
 from .history import ReadOnlyAdmin
 
 
-class MessageInline(admin.TabularInline):
+class MessageInline(TabularInline):
     model = ThreadMessage
     fields = ("seq", "role", "content", "created_at")
     readonly_fields = fields
@@ -43,11 +44,13 @@ class ThreadAdmin(ReadOnlyAdmin):
     inlines = (MessageInline,)
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Thread]:
-        return super().get_queryset(request).annotate(message_total=Count("messages"))
+        threads: QuerySet[Thread] = super().get_queryset(request).annotate(message_total=Count("messages"))
+        return threads
 
     @admin.display(description="messages", ordering="message_total")
     def message_count(self, obj: Thread) -> int:
-        return obj.message_total  # type: ignore[attr-defined]
+        total: int = obj.message_total  # type: ignore[attr-defined]
+        return total
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return admin.ModelAdmin.has_delete_permission(self, request, obj)
