@@ -1,4 +1,4 @@
-"""The public Python API (SPEC §3) and the only write path for jobs.
+"""The public Python API and the only write path for jobs.
 
 The admin, the REST API and the management commands are thin shells over these functions, so a
 job gets the same validation, the same ``next_run_at`` and the same journal whichever door it
@@ -442,7 +442,7 @@ def get(job_id: str) -> Job:
 
 
 def filter_jobs(filter: Mapping[str, Any] | None = None) -> QuerySet[Job]:
-    """The queryset behind ``list`` (SPEC order), for shells that paginate it themselves."""
+    """The queryset behind ``list`` (last changed first), for shells that paginate it themselves."""
     f = validation.normalize_job_filter(filter, tz=timezone.get_current_timezone(), target_types=targets.types())
     qs = Job.objects.order_by("-updated_at", "job_id")
     for key in ("job_id", "state", "schedule_type", "target_type"):
@@ -512,7 +512,7 @@ def next_due_at() -> datetime | None:
 
 
 def run_due(opts: Mapping[str, Any] | None = None, *, should_stop: Any = None) -> builtins.list[DueResult]:
-    """Claim and execute what is due (SPEC §6); returns one DueResult per executed attempt."""
+    """Claim and execute what is due; returns one DueResult per executed attempt."""
     o = validation.normalize_run_due_opts(opts, tz=timezone.get_current_timezone())
     runner = Runner(
         now=o.get("now"),

@@ -2,7 +2,7 @@
 
 ``cronsim`` parses the expression and answers one question only: which *naive* local times
 match. Turning local times into instants is done here, because that is where libraries differ
-and where the DST rules of SPEC §11 live:
+and where the DST rules live:
 
 * A matching local time that does not exist (spring forward) runs once, at the first instant
   after the gap.

@@ -1,4 +1,4 @@
-"""The error hierarchy of SPEC §3.
+"""The error hierarchy of routines.
 
 Every error carries ``code`` (the seed's error tag) and ``field`` (the input key it is about, or
 None), so each edge (REST, admin, commands) can translate it once without parsing messages.

@@ -1,6 +1,6 @@
 """A JSON field whose datetimes survive the round trip as aware datetimes.
 
-Schedules hold times (``at``, ``start_at``); SPEC §2 wants them as datetimes on the instance,
+Schedules hold times (``at``, ``start_at``); the API gives them as datetimes on the instance,
 while the column stores ISO 8601 strings.
 """
 

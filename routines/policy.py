@@ -1,4 +1,4 @@
-"""The ``POLICY`` hook: a project function that may veto a create or an update (SPEC §10).
+"""The ``POLICY`` hook: a project function that may veto a create or an update.
 
 ``ROUTINES["POLICY"]`` names ``policy(action, context)``; ``action`` is ``"create"`` or
 ``"update"`` and ``context`` a dict of the job as it would be written (``job_id``, ``schedule``,

@@ -1,4 +1,4 @@
-"""Deleting old run history and journal entries in small batches (SPEC §11).
+"""Deleting old run history and journal entries in small batches.
 
 Each batch is one SELECT of primary keys and one DELETE by those keys, each in its own short
 transaction, so pruning a large table never holds locks for long and the number of queries grows

@@ -212,7 +212,7 @@ def claim_update(
 
 
 def fenced_update(job_id: str, run_id: str, fields: dict[str, Any]) -> bool:
-    """Write ``fields`` to the job only if ``run_id`` still holds it (SPEC §6.3)."""
+    """Write ``fields`` to the job only if ``run_id`` still holds it."""
     qn = connection.ops.quote_name
     sets = [f"{qn(column(Job, name))} = %s" for name in fields]
     params = [_value(Job, name, value) for name, value in fields.items()]

@@ -1,1 +1,1 @@
-"""The REST API (SPEC §7): the only package that imports Django REST Framework."""
+"""The REST API: the only package that imports Django REST Framework."""

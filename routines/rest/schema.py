@@ -53,7 +53,7 @@ SCHEDULE: dict[str, Any] = {
             ("expr",),
         ),
     ],
-    "description": "when the job is due (SPEC §4, §11)",
+    "description": "when the job is due",
 }
 
 SESSION: dict[str, Any] = {
@@ -142,7 +142,7 @@ TARGET: dict[str, Any] = {
             "required": ["type"],
         },
     ],
-    "description": "what the job does (SPEC §5, §10, §11)",
+    "description": "what the job does",
 }
 RETRY_POLICY: dict[str, Any] = {
     "type": "object",

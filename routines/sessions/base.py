@@ -1,4 +1,4 @@
-"""The interface a session backend implements (SPEC §10).
+"""The interface a session backend implements.
 
 Any method may raise; the ``query`` target turns the exception into a failed run, marked as a
 bootstrap failure when the session or thread could not be opened.

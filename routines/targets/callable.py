@@ -1,4 +1,4 @@
-"""The ``callable`` target: a project function named by dotted path, allow-listed (SPEC §10).
+"""The ``callable`` target: a project function named by dotted path, allow-listed.
 
 A target is data that may come from the REST API, so a path is only a *name* until it is run:
 ``validate`` checks its syntax and matches it against ``ROUTINES["CALLABLE_ALLOWLIST"]`` without

@@ -1,4 +1,4 @@
-"""The ``query`` target: a prompt sent to a live or routed agent session (SPEC §5, §10).
+"""The ``query`` target: a prompt sent to a live or routed agent session.
 
 Validation is pure shape checking; the session backend is only loaded when the run executes. A
 run goes: open the session (live: registry lookup; routed: ``backend.start_session``), open the

@@ -1,4 +1,4 @@
-"""The ``run`` target: canonical run creation without backend execution (SPEC §5).
+"""The ``run`` target: canonical run creation without backend execution.
 
 It executes nothing; its outcome, result and error are given in the target itself, which makes
 it the seed's tool for recording runs and the cheapest target for tests and benchmarks.

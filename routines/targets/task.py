@@ -1,4 +1,4 @@
-"""The ``task`` target: hand execution to Django's Tasks framework (SPEC §11).
+"""The ``task`` target: hand execution to Django's Tasks framework.
 
 The run only *enqueues* a ``@task`` (``django.tasks`` on Django 6, the ``django-tasks`` backport
 on Django 5.2), so the work itself scales out on whatever task backend the project runs. The

@@ -1,4 +1,4 @@
-"""``manage.py prune_routines``: delete old run history and journal entries (SPEC §11)."""
+"""``manage.py prune_routines``: delete old run history and journal entries."""
 
 from __future__ import annotations
 
