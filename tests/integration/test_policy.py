@@ -10,7 +10,7 @@ import pytest
 from routines import api, signals
 from routines.exceptions import InvalidInput, PolicyDenied
 from routines.models import Event
-from tests import policies
+from tests.support import policies
 from tests.support.jobs import T0, events, make, once, snapshot
 
 pytestmark = pytest.mark.django_db

@@ -12,7 +12,7 @@ from routines import api, targets
 from routines.exceptions import InvalidInput
 from routines.models import Run
 from routines.targets.callable import check_allowed
-from tests import callables
+from tests.support import callables
 from tests.support.jobs import T0, make, once, snapshot
 
 pytestmark = pytest.mark.django_db

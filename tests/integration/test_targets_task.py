@@ -100,7 +100,7 @@ def test_bad_task_targets_are_refused_and_nothing_is_stored(target: dict, code: 
 
 
 def test_name_outside_the_allow_list_is_never_imported() -> None:
-    from tests import callables
+    from tests.support import callables
 
     sys.modules.pop("tests.support.tripwire", None)
     callables.IMPORTED.clear()

@@ -21,7 +21,7 @@ from routines.checks import check_settings
 from routines.exceptions import InvalidInput
 from routines.execution import PREVIEW_BYTES, bounded, overdue_jobs
 from routines.models import Job, Run
-from tests import callables
+from tests.support import callables
 from tests.support.jobs import T0, make, once
 
 pytestmark = pytest.mark.django_db

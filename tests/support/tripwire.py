@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests import callables
+from tests.support import callables
 
 callables.IMPORTED.append(__name__)
 
