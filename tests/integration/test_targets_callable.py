@@ -144,7 +144,7 @@ def test_the_default_allow_list_is_empty(settings: Any) -> None:
         "tests.support.callables..record",
         "tests.support.callables.",
         "tests.support.callables",
-        "tests/callables.record",
+        "tests/support/callables.record",
         "tests.support.callables.record#x",
         "tests.support.callables.*",
         "tests.support.callables.[r]ecord",
@@ -152,9 +152,9 @@ def test_the_default_allow_list_is_empty(settings: Any) -> None:
         "tests.support.callables.__builtins__",
         "tests.support.callables._private",
         "tests.support.callables.r\u0435cord",  # a Cyrillic letter that looks like "e"
-        "tests.callablesx.record",
-        "tests.callables_evil.record",
-        "TESTS.CALLABLES.RECORD",
+        "tests.support.callablesx.record",
+        "tests.support.callables_evil.record",
+        "TESTS.SUPPORT.CALLABLES.RECORD",
         "os.system",
         "subprocess.run",
         "builtins.eval",
@@ -173,7 +173,7 @@ def test_patterns_cannot_be_bypassed(path: Any) -> None:
 
 
 def test_a_wildcard_matches_dotted_names_only_under_its_prefix(allow: Any) -> None:
-    allow(["tests.call*.record"])
+    allow(["tests.support.call*.record"])
     assert check_allowed("tests.support.callables.record") == "tests.support.callables.record"
     with pytest.raises(InvalidInput):
         check_allowed("tests.support.callables.add")
