@@ -98,7 +98,7 @@ def test_errors_are_documented_in_one_shape(served: dict[str, Any]) -> None:
 def test_schema_follows_the_mount_point(admin_client: Client) -> None:
     from django.test import override_settings
 
-    with override_settings(ROOT_URLCONF="tests.test_rest_schema"):
+    with override_settings(ROOT_URLCONF="tests.system.test_rest_schema"):
         paths = admin_client.get("/elsewhere/schema/?format=json").json()["paths"]
     assert "/elsewhere/jobs/" in paths
 
