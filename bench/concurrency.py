@@ -3,7 +3,7 @@
     .venv/bin/python bench/concurrency.py [postgres|mysql|sqlite ...] [--jobs N]
 
 Defaults to postgres and mysql (servers as in README's Testing section). For each database it
-creates a scratch database, loads tests/processes.py's mixed workload (half ``once``, a tenth of
+creates a scratch database, loads tests/support/processes.py's mixed workload (half ``once``, a tenth of
 them failing twice; half ``interval`` with catch-up, 2 missed slots: 8,000 runs for 5,000 jobs),
 starts the processes, releases them together and times them until the last one exits. It prints
 numbers; it asserts nothing about time.
@@ -37,7 +37,7 @@ def bench(db: str, jobs: int) -> None:
     from routines import api
     from routines.models import Run
     from routines.runner import Runner
-    from tests.processes import NOW, create_workload, start
+    from tests.support.processes import NOW, create_workload, start
 
     connection.creation.create_test_db(verbosity=0, autoclobber=True, serialize=False)
     try:

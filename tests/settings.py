@@ -54,10 +54,10 @@ PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 ROUTINES = {
     "TARGETS": {
-        "sleep": "tests.targets.SleepExecutor",
-        "boom": "tests.targets.BoomExecutor",
+        "sleep": "tests.support.targets.SleepExecutor",
+        "boom": "tests.support.targets.BoomExecutor",
     },
-    "CALLABLE_ALLOWLIST": ["tests.callables.*"],
+    "CALLABLE_ALLOWLIST": ["tests.support.callables.*"],
 }
 
 # Django Tasks for the `task` target: django.tasks on Django 6, else the django-tasks backport;

@@ -1,0 +1,138 @@
+"""Run and Event pages: a readable Run page, fixed filters, and query counts that do not grow."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from django.contrib.auth.models import User
+from django.db import connection
+from django.test import Client
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+
+from routines import api
+from routines.models import Event, Job, Run
+from tests.support.jobs import EARLY, FAIL, T0, make, once
+
+pytestmark = pytest.mark.django_db
+
+RUNS = "/admin/routines/run/"
+EVENTS = "/admin/routines/event/"
+JOBS = "/admin/routines/job/"
+
+
+@pytest.fixture
+def admin_client_(client: Client) -> Client:
+    client.force_login(User.objects.create_superuser("root", "root@example.com", "pw"))
+    return client
+
+
+def html_of(client: Client, url: str) -> str:
+    response = client.get(url)
+    assert response.status_code == 200, response.status_code
+    return response.content.decode()
+
+
+def test_the_run_page_shows_badge_job_link_duration_and_indented_json(admin_client_: Client) -> None:
+    make("j", once(EARLY), FAIL)
+    api.run_due({"now": EARLY})
+    run = Run.objects.get(job_id="j")
+    Run.objects.filter(run_id=run.run_id).update(finished_at=run.started_at + timedelta(milliseconds=1500))
+    html = html_of(admin_client_, f"{RUNS}{run.run_id}/change/")
+    assert 'routines-badge-bad" data-value="failed"' in html
+    assert f'href="{JOBS}j/change/"' in html
+    assert "1.5 s" in html
+    assert "{\n  &quot;reason&quot;: &quot;nope&quot;\n}" in html
+
+
+def test_the_run_page_shows_the_traceback_of_an_exception(admin_client_: Client) -> None:
+    make("j", once(EARLY))
+    run = api.run_now("j")
+    trace = 'Traceback (most recent call last):\n  File "x.py", line 1, in f\nValueError: boom\n'
+    Run.objects.filter(run_id=run.run_id).update(
+        status="failed", error={"type": "ValueError", "message": "boom", "traceback": trace}
+    )
+    html = html_of(admin_client_, f"{RUNS}{run.run_id}/change/")
+    assert '<pre class="routines-json-block routines-traceback">Traceback (most recent call last):' in html
+    assert "ValueError: boom" in html
+
+
+def test_run_and_event_pages_use_the_one_time_format(admin_client_: Client, settings: Any) -> None:
+    settings.TIME_ZONE = "Europe/Paris"
+    make("j", once(EARLY))
+    api.run_due({"now": EARLY})
+    run = Run.objects.get(job_id="j")
+    Run.objects.filter(run_id=run.run_id).update(started_at=T0, finished_at=T0)
+    Event.objects.filter(job_id="j").update(created_at=T0)
+    assert "01 Jan 2026 13:00:00 CET" in html_of(admin_client_, RUNS)
+    assert "01 Jan 2026 13:00:00 CET" in html_of(admin_client_, f"{RUNS}{run.run_id}/change/")
+    assert "01 Jan 2026 13:00:00 CET" in html_of(admin_client_, EVENTS)
+
+
+def test_the_kind_filter_is_a_fixed_list_without_distinct(admin_client_: Client) -> None:
+    make("j", once(EARLY))
+    api.run_due({"now": EARLY})
+    with CaptureQueriesContext(connection) as queries:
+        html = html_of(admin_client_, RUNS)
+    assert not [q["sql"] for q in queries if "DISTINCT" in q["sql"].upper()]
+    assert "?kind=routine" in html and "?kind=other" in html
+    assert "j" in html_of(admin_client_, RUNS + "?kind=routine")
+    assert f'href="{JOBS}j/change/"' in html_of(admin_client_, RUNS + "?kind=routine")
+    assert f'href="{JOBS}j/change/"' not in html_of(admin_client_, RUNS + "?kind=other")
+
+
+def _history(n: int) -> None:
+    now = timezone.now()
+    jobs = [
+        Job(
+            job_id=f"job{i:05d}",
+            schedule={"type": "interval", "every_ms": 60_000, "start_at": now, "catch_up": False},
+            schedule_type="interval",
+            target={"type": "run"},
+            target_type="run",
+            idempotency_key=f"routine:job{i:05d}",
+            next_run_at=now + timedelta(minutes=i),
+            last_run_id=f"run_{i:05d}",
+            last_run_at=now,
+            created_at=now,
+            updated_at=now,
+        )
+        for i in range(n)
+    ]
+    Job.objects.bulk_create(jobs, batch_size=500)
+    runs = [
+        Run(run_id=f"run_{i:05d}", job_id=f"job{i:05d}", status="completed", started_at=now, finished_at=now)
+        for i in range(n)
+    ]
+    Run.objects.bulk_create(runs, batch_size=500)
+    events = [Event(event_type="routine_created", job_id=f"job{i:05d}", payload={}, created_at=now) for i in range(n)]
+    Event.objects.bulk_create(events, batch_size=500)
+
+
+@pytest.mark.parametrize("url", [JOBS, RUNS, EVENTS, RUNS + "?kind=routine&status=completed"])
+def test_changelists_make_the_same_number_of_queries_for_10_and_10000_rows(
+    admin_client_: Client, django_assert_num_queries: Any, url: str
+) -> None:
+    _history(10)
+    html_of(admin_client_, url)  # warm the session and content types
+    with CaptureQueriesContext(connection) as ten:
+        html_of(admin_client_, url)
+    Job.objects.all().delete()
+    Run.objects.all().delete()
+    Event.objects.all().delete()
+    _history(10_000)
+    with django_assert_num_queries(len(ten)):
+        html = html_of(admin_client_, url)
+    assert html.count('class="action-checkbox"') == 100 or html.count("<tr") >= 100
+
+
+def test_cron_jobs_show_their_own_zone_next_to_the_current_one(admin_client_: Client) -> None:
+    make("paris", {"type": "cron", "expr": "0 9 * * *", "timezone": "Europe/Paris"})
+    make("plain", {"type": "cron", "expr": "0 9 * * *", "timezone": "UTC"})
+    html = html_of(admin_client_, JOBS)
+    assert "UTC (09:00 CE" in html  # the list, in the current zone (UTC) and in Paris
+    page = html_of(admin_client_, f"{JOBS}paris/change/")
+    assert page.count("(09:00 CE") >= 5  # each of the next run times
+    assert "(09:00 UTC)" not in html_of(admin_client_, f"{JOBS}plain/change/")

@@ -1,0 +1,210 @@
+"""The OpenAPI schema (served with no project settings, to whom the API serves) and schemathesis.
+
+schemathesis generates positive and negative requests for every operation from the served
+schema and sends them through the WSGI app as a logged-in staff user; every response must be
+non-5xx and conform to the schema (status code, content type, body).
+"""
+
+from __future__ import annotations
+
+import base64
+import time
+from collections import Counter
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from django.test import Client
+
+schemathesis = pytest.importorskip("schemathesis", reason="schemathesis is not installed (the `test` extra)")
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from schemathesis import GenerationMode  # noqa: E402
+from schemathesis.checks import not_a_server_error  # noqa: E402
+from schemathesis.specs.openapi.checks import (  # noqa: E402
+    content_type_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+)
+
+SCHEMA_URL = "/api/routines/schema/?format=json"
+AUTH = {"Authorization": "Basic " + base64.b64encode(b"st:pw").decode()}
+# Per operation and mode; 15 operations x 2 modes keeps the whole run well under a minute.
+MAX_EXAMPLES = 15
+CASES: Counter[str] = Counter()
+STATUSES: Counter[int] = Counter()
+SECONDS: Counter[str] = Counter()
+
+
+@pytest.fixture
+def served(admin_client: Client) -> dict[str, Any]:
+    r = admin_client.get(SCHEMA_URL)
+    assert r.status_code == 200, r.content
+    return r.json()
+
+
+def test_schema_is_served_without_settings(served: dict[str, Any], settings: Any) -> None:
+    assert served["openapi"].startswith("3.")
+    assert not hasattr(settings, "REST_FRAMEWORK")
+    assert "drf_spectacular" not in settings.INSTALLED_APPS
+    paths = set(served["paths"])
+    assert paths == {
+        "/api/routines/jobs/",
+        "/api/routines/jobs/{job_id}/",
+        "/api/routines/jobs/{job_id}/cancel/",
+        "/api/routines/jobs/{job_id}/pause/",
+        "/api/routines/jobs/{job_id}/resume/",
+        "/api/routines/jobs/{job_id}/run-now/",
+        "/api/routines/jobs/{job_id}/runs/",
+        "/api/routines/jobs/due/",
+        "/api/routines/jobs/next-due/",
+        "/api/routines/runs/",
+        "/api/routines/runs/{run_id}/",
+        "/api/routines/run-due/",
+    }
+    assert set(served["paths"]["/api/routines/jobs/{job_id}/"]) >= {"get", "patch", "delete"}
+    assert "put" not in served["paths"]["/api/routines/jobs/{job_id}/"]
+
+
+def test_schedule_and_target_are_oneof_variants(served: dict[str, Any]) -> None:
+    create = served["components"]["schemas"]["JobCreateRequest"]
+    schedule = create["properties"]["schedule"]["oneOf"]
+    target = create["properties"]["target"]["oneOf"]
+    assert [v["properties"]["type"]["enum"] for v in schedule] == [["once"], ["interval"], ["cron"]]
+    assert [v["title"] for v in target] == ["run", "query", "callable", "task", "registered"]
+    assert set(create["required"]) == {"schedule", "target"}
+    job = served["components"]["schemas"]["Job"]
+    assert "oneOf" in job["properties"]["schedule"]
+    assert job["properties"]["next_run_at"]["format"] == "date-time"
+
+
+def test_filters_and_pagination_are_documented(served: dict[str, Any]) -> None:
+    params = {p["name"] for p in served["paths"]["/api/routines/jobs/"]["get"]["parameters"]}
+    assert params == {"state", "schedule_type", "target_type", "job_id", "due_before", "limit", "offset"}
+    params = {p["name"] for p in served["paths"]["/api/routines/runs/"]["get"]["parameters"]}
+    assert params == {"job_id", "status", "manual", "limit", "offset"}
+    due = {p["name"] for p in served["paths"]["/api/routines/jobs/due/"]["get"]["parameters"]}
+    assert due == {"at", "limit", "include_claimed"}
+    page = served["components"]["schemas"]["PaginatedJobList"]
+    assert set(page["properties"]) == {"count", "next", "previous", "results"}
+
+
+def test_errors_are_documented_in_one_shape(served: dict[str, Any]) -> None:
+    delete = served["paths"]["/api/routines/jobs/{job_id}/"]["delete"]["responses"]
+    assert {"204", "403", "404", "409"} <= set(delete)
+    assert delete["409"]["content"]["application/json"]["schema"]["$ref"] == "#/components/schemas/Error"
+    assert set(served["components"]["schemas"]["Error"]["properties"]) == {"error", "detail", "field"}
+
+
+def test_schema_follows_the_mount_point(admin_client: Client) -> None:
+    from django.test import override_settings
+
+    with override_settings(ROOT_URLCONF="tests.system.test_rest_schema"):
+        paths = admin_client.get("/elsewhere/schema/?format=json").json()["paths"]
+    assert "/elsewhere/jobs/" in paths
+
+
+@pytest.mark.django_db
+def test_schema_is_behind_the_api_permissions(client: Client, django_user_model: Any, settings: Any) -> None:
+    anonymous = client.get(SCHEMA_URL)
+    assert (anonymous.status_code, anonymous.json()["error"]) == (403, "not_authenticated")
+    client.force_login(django_user_model.objects.create_user("plain", password="pw"))
+    not_staff = client.get(SCHEMA_URL)
+    assert (not_staff.status_code, not_staff.json()["error"]) == (403, "permission_denied")
+    settings.ROUTINES = {"API_PERMISSION_CLASSES": ["rest_framework.permissions.AllowAny"]}
+    client.logout()
+    assert client.get(SCHEMA_URL).status_code == 200
+
+
+def test_schema_errors_are_the_api_json_errors(admin_client: Client) -> None:
+    r = admin_client.get("/api/routines/schema/?format=xml")
+    assert r.status_code == 404
+    assert r["Content-Type"] == "application/json"
+    assert r.json()["error"] == "not_found" and set(r.json()) == {"error", "detail", "field"}
+
+
+# A URLconf mounting the app at another prefix, for the test above.
+from django.urls import include, path  # noqa: E402
+
+urlpatterns = [path("elsewhere/", include("routines.urls"))]
+
+
+# schemathesis ---------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _report_cases() -> Iterator[None]:
+    yield
+    if CASES:
+        print(f"\nschemathesis: {CASES['positive']} positive + {CASES['negative']} negative cases")
+        print("per operation:", {k: v for k, v in sorted(CASES.items()) if " " in k})
+        print("statuses:", dict(sorted(STATUSES.items())))
+        print("slowest:", {k: round(v, 1) for k, v in SECONDS.most_common(4)})
+
+
+@pytest.fixture
+def api_schema(db: None, django_user_model: Any) -> Iterator[Any]:
+    """The served schema, calling the real WSGI app inside the test's transaction."""
+    from django.core import signals
+    from django.core.wsgi import get_wsgi_application
+    from django.db import close_old_connections
+
+    django_user_model.objects.create_user("st", password="pw", is_staff=True)
+    # As Django's test Client does: the WSGI handler would otherwise close the test connection.
+    signals.request_started.disconnect(close_old_connections)
+    signals.request_finished.disconnect(close_old_connections)
+    try:
+        yield schemathesis.openapi.from_wsgi(SCHEMA_URL, get_wsgi_application(), headers=AUTH)
+    finally:
+        signals.request_started.connect(close_old_connections)
+        signals.request_finished.connect(close_old_connections)
+
+
+CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
+
+
+def test_api_conforms_to_its_schema(api_schema: Any) -> None:
+    """Positive and negative cases for every operation: no 5xx, responses as documented.
+
+    Random path ids mostly meet 404, so each operation on one job or run also gets a positive
+    pass on a job (and its run) that exists. schemathesis' own pytest plugin does not run under
+    pytest 9 yet, so hypothesis drives its strategies directly.
+    """
+    operations = [result.ok() for result in api_schema.get_all_operations()]
+    assert len(operations) == 15
+    for operation in operations:
+        passes: list[tuple[str, dict[str, str] | None]] = [("positive", None), ("negative", None)]
+        if "{job_id}" in operation.path:
+            passes.append(("positive", {"job_id": "known"}))
+        if "{run_id}" in operation.path:
+            passes.append(("positive", {"run_id": "run_known"}))
+        for mode, path_parameters in passes:
+
+            @given(case=operation.as_strategy(generation_mode=GenerationMode(mode), path_parameters=path_parameters))
+            @settings(
+                max_examples=MAX_EXAMPLES,
+                deadline=None,
+                derandomize=True,
+                database=None,
+                suppress_health_check=list(HealthCheck),
+            )
+            def check(case: Any) -> None:
+                known_job_and_run()
+                CASES[mode] += 1
+                CASES[f"{case.method} {case.path}"] += 1
+                response = case.call(headers=AUTH)
+                STATUSES[response.status_code] += 1
+                case.validate_response(response, checks=CHECKS)
+
+            started = time.perf_counter()
+            check()
+            SECONDS[f"{operation.method.upper()} {operation.path} {mode}"] += time.perf_counter() - started
+
+
+def known_job_and_run() -> None:
+    from routines import api
+    from routines.models import Job, Run
+
+    if not Job.objects.filter(job_id="known").exists():
+        api.create({"job_id": "known", "schedule": {"type": "interval", "every_ms": 60_000}, "target": {"type": "run"}})
+    if not Run.objects.filter(run_id="run_known").exists():
+        Run.objects.filter(run_id=api.run_now("known").run_id).update(run_id="run_known")
