@@ -7,6 +7,9 @@ DUE_STATES = ("active", "retry_waiting")
 TERMINAL_STATES = ("completed", "exhausted", "cancelled")
 RUN_STATUSES = ("running", "completed", "failed", "cancelled")
 
+# What a job's creator says it is and does: the input keys after job_id, the admin's definition
+# fields, and what the runner needs to execute it.
+DEFINITION_FIELDS = ("schedule", "target", "payload", "metadata", "routing_policy", "retry_policy", "timeout_ms")
 # What the runner reads of a job to claim and execute it (a row as a dict, never a model instance).
 CLAIM_FIELDS = (
     "job_id",
@@ -16,13 +19,7 @@ CLAIM_FIELDS = (
     "attempt_count",
     "current_run_id",
     "current_slot_at",
-    "schedule",
-    "target",
-    "payload",
-    "metadata",
-    "routing_policy",
-    "retry_policy",
-    "timeout_ms",
+    *DEFINITION_FIELDS,
     "created_at",
     "schedule_type",
     "target_type",

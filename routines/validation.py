@@ -16,22 +16,10 @@ from typing import Any
 
 from . import schedules
 from .exceptions import InvalidInput
-from .states import RUN_STATUSES, STATES
+from .states import DEFINITION_FIELDS, RUN_STATUSES, STATES
 from .times import UTC, coerce_time
 
-JOB_KEYS = (
-    "job_id",
-    "schedule",
-    "target",
-    "payload",
-    "metadata",
-    "routing_policy",
-    "retry_policy",
-    "timeout_ms",
-    "idempotency_key",
-    "state",
-    "next_run_at",
-)
+JOB_KEYS = ("job_id", *DEFINITION_FIELDS, "idempotency_key", "state", "next_run_at")
 PATCH_KEYS = JOB_KEYS[1:]
 RETRY_DEFAULTS = {"max_attempts": 1, "backoff_ms": 0}
 MAX_ATTEMPTS = 1_000_000

@@ -27,6 +27,7 @@ from .. import api, editing, schedules, targets
 from ..clock import db_now
 from ..exceptions import RoutineError
 from ..models import Job, JobQuerySet, Run
+from ..states import DEFINITION_FIELDS
 from . import actions, display, panels, preview
 from .bases import ModelAdmin
 from .forms import JobForm
@@ -43,7 +44,6 @@ SCHEDULE_ROWS = (
     "catch_up",
     "schedule",
 )
-READONLY_DEFINITION = ("schedule", "target", "payload", "metadata", "routing_policy", "retry_policy", "timeout_ms")
 
 
 class ScheduleTypeFilter(admin.SimpleListFilter):
@@ -140,7 +140,7 @@ class JobAdmin(ModelAdmin):
             # Busy or finished jobs cannot be updated (job_busy / job_terminal): shown, not offered for edits.
             return [
                 (_("State"), {"fields": self.state_fields}),
-                (_("Definition"), {"fields": ("job_id", "idempotency_key", *READONLY_DEFINITION)}),
+                (_("Definition"), {"fields": ("job_id", "idempotency_key", *DEFINITION_FIELDS)}),
                 (_("Runtime details"), {"fields": self.detail_fields, "classes": ["collapse"]}),
             ]
         editor = [
@@ -162,7 +162,7 @@ class JobAdmin(ModelAdmin):
         if obj is None:
             return ()
         readonly = ("job_id", *flatten(self.state_fields), *flatten(self.detail_fields))
-        return readonly if self.editable(obj) else (*readonly, "idempotency_key", *READONLY_DEFINITION)
+        return readonly if self.editable(obj) else (*readonly, "idempotency_key", *DEFINITION_FIELDS)
 
     @staticmethod
     def editable(obj: Job) -> bool:
