@@ -61,15 +61,20 @@ def allowlist() -> list[str]:
 def import_allowed(path: str) -> Any:
     """Check ``path`` against the allow-list, then import it; the only door to project code."""
     check_allowed(path)
-    module_path, name = path.rsplit(".", 1)
-    module = importlib.import_module(module_path)
-    try:
-        func = getattr(module, name)
-    except AttributeError:
-        raise ImportError(f"module {module_path!r} has no attribute {name!r}") from None
+    func = import_attribute(path)
     if inspect.isclass(func) or inspect.ismodule(func) or not callable(func):
         raise TypeError(f"{path!r} is not a function")
     return func
+
+
+def import_attribute(path: str) -> Any:
+    """Import ``module.attr`` of a dotted path the caller has already checked against the allow-list."""
+    module_path, name = path.rsplit(".", 1)
+    module = importlib.import_module(module_path)
+    try:
+        return getattr(module, name)
+    except AttributeError:
+        raise ImportError(f"module {module_path!r} has no attribute {name!r}") from None
 
 
 def error_data(exc: BaseException) -> dict[str, str]:

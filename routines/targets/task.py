@@ -15,7 +15,7 @@ from typing import Any
 from ..exceptions import InvalidInput
 from ..validation import check_json
 from .base import COMPLETED, FAILED, Context, Executor, Outcome, RunFields, check_keys, invalid
-from .callable import check_allowed, error_data
+from .callable import check_allowed, error_data, import_attribute
 
 logger = logging.getLogger("routines")
 
@@ -105,12 +105,7 @@ def load_task(name: str) -> Any:
     classes = task_classes()
     if not classes:
         raise ImportError(INSTALL_HINT)
-    module_path, attr = name.rsplit(".", 1)
-    module = importlib.import_module(module_path)
-    try:
-        task = getattr(module, attr)
-    except AttributeError:
-        raise ImportError(f"module {module_path!r} has no attribute {attr!r}") from None
+    task = import_attribute(name)
     if not isinstance(task, classes):
         raise TypeError(f"{name!r} is not a Django task (define it with @task)")
     return task
