@@ -21,6 +21,8 @@ DEFAULTS: dict[str, tuple[Any, tuple[type, ...]]] = {
     "LOOP_MAX_WAIT_SECONDS": (60.0, (int, float)),
     "DEFAULT_TIMEOUT_MS": (None, (int, type(None))),
     "MAX_RESULT_BYTES": (1024 * 1024, (int,)),
+    # Monitoring: how long past its due time a job counts as late (None: never)
+    "LATE_AFTER_MS": (300_000, (int, type(None))),
     # Targets
     "TARGETS": ({}, (dict,)),
     "CALLABLE_ALLOWLIST": ([], (list, tuple)),
