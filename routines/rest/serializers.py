@@ -231,6 +231,19 @@ class RunDueRequestSerializer(Serializer):
     claim_ttl_ms = ClaimTTLField(required=False)
 
 
+class LateJobSerializer(Serializer):
+    job_id = serializers.CharField()
+    next_run_at = UTCDateTimeField(allow_null=True)
+    late_by_ms = serializers.IntegerField()
+
+
+class HealthSerializer(Serializer):
+    status = serializers.ChoiceField(choices=("ok", "late"))
+    due = serializers.IntegerField(help_text="jobs due now")
+    late = serializers.IntegerField(help_text="jobs late: due longer ago than their late_after_ms")
+    late_jobs = LateJobSerializer(many=True, required=False, help_text="staff only: the first 100 late jobs")
+
+
 def job_data(job: Any) -> dict[str, Any]:
     return JobSerializer(job).data
 
