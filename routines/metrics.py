@@ -22,12 +22,13 @@ from .clock import db_now
 from .models import Job, Run
 from .states import RUN_STATUSES, STATES, TERMINAL_STATES
 
-TERMINAL_CAP = 100_000
+TERMINAL_CAP = 10_000
 RUNS_WINDOW = timedelta(hours=1)
+LIVE_STATES = tuple(state for state in STATES if state not in TERMINAL_STATES)
 
 
 def job_counts() -> dict[str, int]:
-    live = dict(Job.objects.exclude(state__in=TERMINAL_STATES).values_list("state").annotate(n=Count("*")).order_by())
+    live = dict(Job.objects.filter(state__in=LIVE_STATES).values_list("state").annotate(n=Count("*")).order_by())
     finished = {state: Job.objects.filter(state=state)[:TERMINAL_CAP].count() for state in TERMINAL_STATES}
     return {state: live.get(state, finished.get(state, 0)) for state in STATES}
 
