@@ -18,9 +18,9 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from . import creation, policy, schedules, validation
+from . import creation, policy, schedules, slots, validation
 from .creation import create_many, normalize
-from .exceptions import AlreadyExists, JobBusy, JobTerminal, NotFound
+from .exceptions import AlreadyExists, InvalidInput, JobBusy, JobTerminal, NotFound
 from .journal import acting_as, announce, event
 from .manual import run_manual
 from .models import Event, Job, Run
@@ -144,9 +144,20 @@ def _patched_fields(job: Job, changes: dict[str, Any], now: datetime) -> dict[st
             job.state == "paused" and job.next_run_at is not None and changes.get("state") != "active"
         )
         if not keep:
-            fields["next_run_at"] = schedules.first_slot(changes["schedule"], now)
+            slot = schedules.first_slot(changes["schedule"], now)
+            fields["next_slot_at"] = slot
+            fields["next_run_at"] = None if slot is None else slots.run_at(changes["schedule"], job.job_id, slot)
+    if "next_run_at" in changes:
+        fields["next_slot_at"] = None  # set by hand: its own slot
     if "target" in changes:
         fields["target_type"] = changes["target"]["type"]
+    if "end_at" in changes or "next_run_at" in fields:
+        first = fields.get("next_slot_at", job.next_slot_at) or fields.get("next_run_at", job.next_run_at)
+        validation.ends_before(first, fields.get("end_at", job.end_at), "invalid_patch")
+    max_runs = changes.get("max_runs")
+    if max_runs is not None and max_runs <= job.run_count:
+        message = f"max_runs must be more than the {job.run_count} runs this job has had"
+        raise InvalidInput(message, code="invalid_patch", field="max_runs")
     return fields
 
 

@@ -48,6 +48,12 @@ class Job(models.Model):
     target_type = models.CharField(max_length=64)
     attempt_count = models.PositiveIntegerField(default=0)
     next_run_at = models.DateTimeField(null=True, blank=True)
+    # The nominal slot next_run_at stands for (next_run_at adds the schedule's jitter); null when
+    # next_run_at was set by hand, which is then its own slot.
+    next_slot_at = models.DateTimeField(null=True, blank=True)
+    end_at = models.DateTimeField(null=True, blank=True)
+    max_runs = models.PositiveIntegerField(null=True, blank=True)
+    run_count = models.PositiveIntegerField(default=0)
     current_run_id = models.CharField(max_length=64, null=True, blank=True)
     current_slot_at = models.DateTimeField(null=True, blank=True)
     last_run_id = models.CharField(max_length=64, null=True, blank=True)

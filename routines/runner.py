@@ -33,7 +33,7 @@ from typing import Any
 from django.db import connection, transaction
 from django.db.models import F
 
-from . import signals
+from . import misfires, signals
 from .clock import Clock
 from .conf import MAX_BATCH, routines_settings
 from .execution import close_run, default_runner_id, execute, new_run, new_run_id, overdue_jobs
@@ -184,7 +184,7 @@ class Runner:
             if self.locking:
                 with transaction.atomic():
                     rows = self.due_rows(size)
-                    claims = self._claim(rows)
+                    claims = self._claim(misfires.apply(rows, self.clock.now, self.clock.wall()))
                 if not rows and time.monotonic() < busy_until and self.due_but_locked():
                     time.sleep(0.01)  # another runner's claim holds them for a moment; more may be due
                     continue
@@ -193,7 +193,7 @@ class Runner:
                 if not rows:
                     return []
                 with transaction.atomic():
-                    claims = self._claim(rows)
+                    claims = self._claim(misfires.apply(rows, self.clock.now, self.clock.wall()))
             if claims or not rows:
                 return claims
 
@@ -220,7 +220,7 @@ class Runner:
 
     def _new_claim(self, row: dict[str, Any], run_id: str, now: datetime) -> Claim:
         retry = row["state"] == "retry_waiting" and row["current_slot_at"] is not None
-        slot_at = row["current_slot_at"] if retry else row["next_run_at"]
+        slot_at = row["current_slot_at"] if retry else row["next_slot_at"] or row["next_run_at"]
         attempt = row["attempt_count"] + 1
         return Claim(
             job=row,

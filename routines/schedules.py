@@ -13,11 +13,16 @@ from .exceptions import InvalidInput
 from .times import add_ms, coerce_time, to_ms
 
 SCHEDULE_TYPES = ("once", "interval", "cron")
+MISFIRE_POLICIES = ("all", "latest", "skip")
+# What a recurring schedule does with slots missed while no runner ran, and how it spreads its runs.
+RECURRING_KEYS = {"misfire", "misfire_grace_ms", "max_catch_up", "jitter_ms"}
 _KEYS = {
     "once": {"type", "at"},
-    "interval": {"type", "every_ms", "start_at", "catch_up"},
-    "cron": {"type", "expr", "timezone", "catch_up"},
+    "interval": {"type", "every_ms", "start_at", "catch_up", *RECURRING_KEYS},
+    "cron": {"type", "expr", "timezone", "catch_up", *RECURRING_KEYS},
 }
+MAX_GRACE_MS = MAX_JITTER_MS = 366 * 24 * 3600 * 1000
+MAX_CATCH_UP = 1_000_000
 # An interval longer than ~100 years is a mistake, and bounding it keeps slot math in range.
 MAX_EVERY_MS = 100 * 366 * 24 * 3600 * 1000
 
@@ -58,15 +63,49 @@ def normalize(raw: object, *, now: datetime, tz: tzinfo, code: str = "invalid_jo
         if every > MAX_EVERY_MS:
             raise _invalid(f"every_ms must be at most {MAX_EVERY_MS}", code)
         start = raw.get("start_at")
-        return {
+        out = {
             "type": "interval",
             "every_ms": every,
             "start_at": now if start is None else _time(start, "start_at", tz, code),
             "catch_up": _bool(raw.get("catch_up", False), "catch_up", code),
         }
-    from . import cron  # the cron parser is only needed by cron schedules
+    else:
+        from . import cron  # the cron parser is only needed by cron schedules
 
-    return cron.normalize(raw, tz=tz, code=code)
+        out = cron.normalize({k: v for k, v in raw.items() if k not in RECURRING_KEYS}, tz=tz, code=code)
+    return {**out, **_recurring(raw, code)}
+
+
+def _recurring(raw: dict[str, Any], code: str) -> dict[str, Any]:
+    """The misfire and jitter keys given; ``misfire`` sets ``catch_up`` to match (its older name)."""
+    out: dict[str, Any] = {}
+    if raw.get("misfire") is not None:
+        policy = raw["misfire"]
+        if policy not in MISFIRE_POLICIES:
+            raise _invalid(f"misfire must be one of {', '.join(MISFIRE_POLICIES)}", code)
+        if "catch_up" in raw and raw["catch_up"] != (policy == "all"):
+            raise _invalid(f"catch_up {raw['catch_up']!r} contradicts misfire {policy!r}; give one of them", code)
+        out["misfire"] = policy
+        out["catch_up"] = policy == "all"
+    bounds = {"misfire_grace_ms": (0, MAX_GRACE_MS), "max_catch_up": (1, MAX_CATCH_UP), "jitter_ms": (0, MAX_JITTER_MS)}
+    for key, (low, high) in bounds.items():
+        value = raw.get(key)
+        if value is None:
+            continue
+        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+            raise _invalid(f"{key} must be null or an integer from {low} to {high}", code)
+        out[key] = value
+    if raw.get("type") == "interval" and out.get("jitter_ms", 0) > raw["every_ms"]:
+        raise _invalid("jitter_ms must not be longer than every_ms", code)
+    return out
+
+
+def misfire_policy(schedule: dict[str, Any]) -> str:
+    """``all``, ``latest`` or ``skip``: the ``misfire`` key, else what ``catch_up`` means."""
+    policy = schedule.get("misfire")
+    if isinstance(policy, str):
+        return policy
+    return "all" if schedule.get("catch_up") else "latest"
 
 
 def _time(value: object, key: str, tz: tzinfo, code: str) -> datetime:

@@ -9,13 +9,25 @@ RUN_STATUSES = ("running", "completed", "failed", "cancelled")
 
 # What a job's creator says it is and does: the input keys after job_id, the admin's definition
 # fields, and what the runner needs to execute it.
-DEFINITION_FIELDS = ("schedule", "target", "payload", "metadata", "routing_policy", "retry_policy", "timeout_ms")
+DEFINITION_FIELDS = (
+    "schedule",
+    "target",
+    "payload",
+    "metadata",
+    "routing_policy",
+    "retry_policy",
+    "timeout_ms",
+    "end_at",
+    "max_runs",
+)
 # What the runner reads of a job to claim and execute it (a row as a dict, never a model instance).
 CLAIM_FIELDS = (
     "job_id",
     "state",
     "version",
     "next_run_at",
+    "next_slot_at",
+    "run_count",
     "attempt_count",
     "current_run_id",
     "current_slot_at",
