@@ -149,19 +149,35 @@ def next_slot(schedule: dict[str, Any], slot_at: datetime, now: datetime) -> dat
     return cron.next_slot(schedule, slot_at, now)
 
 
-def describe(schedule: dict[str, Any]) -> str:
-    """A short human summary, for the admin and logs ("every 5 minutes", "once at …")."""
+def describe(schedule: dict[str, Any], *, end_at: datetime | None = None, max_runs: int | None = None) -> str:
+    """A short human summary, for the admin and logs ("every 5 minutes ± 30 seconds, skipping missed runs")."""
     kind = schedule.get("type")
     if kind == "once":
         return f"once at {schedule['at']:%d %b %Y %H:%M} UTC"
     if kind == "interval":
         text = "every " + describe_ms(schedule["every_ms"])
-        return text + (", catching up" if schedule.get("catch_up") else "")
-    if kind == "cron":
+    elif kind == "cron":
         from . import cron
 
-        return cron.describe(schedule)
-    return str(kind)
+        text = cron.describe(schedule)
+    else:
+        return str(kind)
+    if schedule.get("jitter_ms"):
+        text += " ± " + _amount(schedule["jitter_ms"])
+    policy = misfire_policy(schedule)
+    if policy == "all":
+        cap = schedule.get("max_catch_up")
+        text += ", catching up" + (f" at most {cap} runs" if cap else "")
+    elif policy == "skip":
+        text += ", skipping missed runs"
+    grace = schedule.get("misfire_grace_ms")
+    if grace is not None and policy != "latest":
+        text += f" (missed when {_amount(grace)} late)" if grace else " (missed when late at all)"
+    if max_runs is not None:
+        text += f", {max_runs} run{'s' if max_runs != 1 else ''} at most"
+    if end_at is not None:
+        text += f", until {end_at:%d %b %Y %H:%M} UTC"
+    return text
 
 
 _UNITS = (("day", 86_400_000), ("hour", 3_600_000), ("minute", 60_000), ("second", 1000))
@@ -173,6 +189,12 @@ def describe_ms(ms: int) -> str:
             n = ms // size
             return f"{name}" if n == 1 else f"{n} {name}s"
     return f"{ms} ms"
+
+
+def _amount(ms: int) -> str:
+    """``describe_ms`` with its count always written: "1 minute", not "minute"."""
+    text = describe_ms(ms)
+    return text if text[0].isdigit() else "1 " + text
 
 
 def upcoming(schedule: dict[str, Any], after: datetime, count: int) -> list[datetime]:

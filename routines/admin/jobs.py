@@ -42,6 +42,9 @@ SCHEDULE_ROWS = (
     "start_at",
     ("cron_expr", "cron_timezone"),
     "catch_up",
+    ("misfire", "misfire_grace_seconds", "max_catch_up"),
+    "jitter_seconds",
+    ("end_at", "max_runs"),
     "schedule",
 )
 
@@ -313,7 +316,7 @@ class JobAdmin(ModelAdmin):
         if obj.schedule.get("type") == "once" and obj.schedule.get("at"):
             return _t("once at %s") % display.stamp(obj.schedule["at"], short=True)
         try:
-            return schedules.describe(obj.schedule)
+            return schedules.describe(obj.schedule, end_at=obj.end_at, max_runs=obj.max_runs)
         except Exception:  # a schedule type this version cannot describe must not break the page
             return str(obj.schedule.get("type", "?"))
 

@@ -26,6 +26,9 @@ TIMEOUT_HELP = (
     'with {"reason": "timeout"} and counts towards max_attempts. null: no limit.'
 )
 
+END_AT_HELP = "No run after this instant: the job is completed when its next slot would be later. null: no end."
+MAX_RUNS_HELP = "The job is completed once this many scheduled slots have finished. null: no limit."
+
 
 def jsonable(value: Any) -> Any:
     """Datetimes inside JSON fields (schedules hold aware datetimes) as ISO 8601 UTC strings."""
@@ -98,6 +101,9 @@ class JobSerializer(Serializer):
     routing_policy = ObjectField()
     retry_policy = RetryPolicyField()
     timeout_ms = serializers.IntegerField(allow_null=True, help_text=TIMEOUT_HELP)
+    end_at = UTCDateTimeField(allow_null=True, help_text=END_AT_HELP)
+    max_runs = serializers.IntegerField(allow_null=True, help_text=MAX_RUNS_HELP)
+    run_count = serializers.IntegerField(help_text="Scheduled slots finished so far (manual runs don't count).")
     idempotency_key = serializers.CharField()
     state = serializers.ChoiceField(choices=STATES)
     attempt_count = serializers.IntegerField()
@@ -165,6 +171,13 @@ class TimeoutField(AnyJSONField):
     pass
 
 
+@extend_schema_field(
+    {"type": "integer", "minimum": 1, "maximum": MAX_TIMEOUT_MS, "nullable": True, "description": MAX_RUNS_HELP}
+)
+class MaxRunsField(AnyJSONField):
+    pass
+
+
 @extend_schema_field(schema.JOB_ID)
 class JobIdField(AnyJSONField):
     pass
@@ -183,6 +196,8 @@ class JobPatchSerializer(Serializer):
     routing_policy = ObjectField(required=False)
     retry_policy = RetryPolicyField(required=False)
     timeout_ms = TimeoutField(required=False, allow_null=True)
+    end_at = TimeInputField(required=False, allow_null=True, help_text=END_AT_HELP)
+    max_runs = MaxRunsField(required=False, allow_null=True)
     idempotency_key = IdempotencyKeyField(required=False)
     state = serializers.ChoiceField(choices=("active", "paused"), required=False)
     next_run_at = TimeInputField(required=False, allow_null=True)
