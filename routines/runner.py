@@ -33,7 +33,7 @@ from typing import Any
 from django.db import connection, transaction
 from django.db.models import F
 
-from . import misfires, signals
+from . import misfires, pausing, signals
 from .clock import Clock
 from .conf import MAX_BATCH, routines_settings
 from .execution import close_run, default_runner_id, execute, new_run, new_run_id, overdue_jobs
@@ -136,7 +136,10 @@ class Runner:
 
     def run(self) -> list[DueResult]:
         results: list[DueResult] = []
+        if pausing.paused_all() is not None:
+            return results  # held for every runner: claim nothing, not even expired leases
         self.rescue()
+        pausing.wake(self.clock.now)
         # Inside a caller's transaction no other runner can see these claims until it commits,
         # and a second connection could only wait on that transaction's locks: no heartbeat.
         if not connection.in_atomic_block:

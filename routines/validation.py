@@ -362,6 +362,14 @@ def normalize_run_due_opts(raw: object, *, tz: tzinfo) -> dict[str, Any]:
     return out
 
 
+def pause_until(value: object, now: datetime, tz: tzinfo) -> datetime:
+    """A timed pause's end: a time after ``now``."""
+    until = time_value(value, "until", "invalid_patch", tz)
+    if until <= now:
+        raise InvalidInput("until must be in the future", code="invalid_patch", field="until")
+    return until
+
+
 def max_runs(value: object, code: str) -> int | None:
     if value is None:
         return None

@@ -104,6 +104,7 @@ class JobSerializer(Serializer):
     end_at = UTCDateTimeField(allow_null=True, help_text=END_AT_HELP)
     max_runs = serializers.IntegerField(allow_null=True, help_text=MAX_RUNS_HELP)
     run_count = serializers.IntegerField(help_text="Scheduled slots finished so far (manual runs don't count).")
+    paused_until = UTCDateTimeField(allow_null=True, help_text="A timed pause ends at the first run_due after this.")
     idempotency_key = serializers.CharField()
     state = serializers.ChoiceField(choices=STATES)
     attempt_count = serializers.IntegerField()
@@ -224,6 +225,23 @@ class RunDueRequestSerializer(Serializer):
     now = TimeInputField(required=False)
     runner_id = RunnerIdField(required=False)
     claim_ttl_ms = ClaimTTLField(required=False)
+
+
+class PauseRequestSerializer(Serializer):
+    until = TimeInputField(
+        required=False, allow_null=True, help_text="Resume by itself at the first run_due after this time."
+    )
+
+
+class PauseAllRequestSerializer(Serializer):
+    reason = serializers.CharField(required=False, allow_blank=True, max_length=1000)
+
+
+class PauseAllStateSerializer(Serializer):
+    paused = serializers.BooleanField()
+    reason = serializers.CharField(allow_null=True)
+    since = UTCDateTimeField(allow_null=True)
+    actor = serializers.CharField(allow_null=True)
 
 
 def job_data(job: Any) -> dict[str, Any]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.urls import path
 from rest_framework.routers import SimpleRouter
 
+from .switches import PauseAllView, ResumeAllView
 from .views import JobViewSet, RunDueView, RunViewSet, SchemaView
 
 app_name = "routines"
@@ -16,5 +17,7 @@ router.register("runs", RunViewSet, basename="run")
 api_urlpatterns = [
     *router.urls,
     path("run-due/", RunDueView.as_view(), name="run-due"),
+    path("pause-all/", PauseAllView.as_view(), name="pause-all"),
+    path("resume-all/", ResumeAllView.as_view(), name="resume-all"),
 ]
 urlpatterns = [*api_urlpatterns, path("schema/", SchemaView.as_view(api_patterns=api_urlpatterns), name="schema")]

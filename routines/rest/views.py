@@ -6,7 +6,8 @@ renderer, schema class, permissions) is set on the views, so mounting the URLs i
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from django.urls import include, path
 from drf_spectacular.utils import OpenApiParameter, OpenApiTypes, extend_schema
@@ -41,6 +42,17 @@ def actor(request: Request) -> str | None:
     if user is None or not user.is_authenticated:
         return None
     return str(user.get_username())
+
+
+def optional_body(request: Request) -> dict[str, Any]:
+    """The JSON object of a POST whose body may be left out; a body that is not JSON is ignored, as it was
+    before these endpoints took one."""
+    if not request.body or "json" not in (request.content_type or ""):
+        return {}
+    data = request.data
+    if not isinstance(data, dict):
+        raise InvalidInput("the body must be a JSON object", code="invalid_input", field=None)
+    return data
 
 
 class Pagination(LimitOffsetPagination):
@@ -80,7 +92,10 @@ def _paginated(view: Any, request: Request, queryset: Any, serializer: type) -> 
     return view.paginator.get_paginated_response(serializer(page, many=True).data)
 
 
-def doc(**kwargs: Any) -> Any:
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+
+def doc(**kwargs: Any) -> Callable[[_F], _F]:
     """``extend_schema`` based on our AutoSchema; it would otherwise subclass DRF's default one."""
 
     def decorate(f: Any) -> Any:
@@ -161,10 +176,11 @@ class JobViewSet(RoutinesView, viewsets.GenericViewSet):
         api.cancel(job_id, actor=actor(request))
         return Response(s.job_data(api.get(job_id)))
 
-    @NO_BODY
+    @doc(summary="Pause an active job (until a time, if given)", request=s.PauseRequestSerializer)
     @action(detail=True, methods=["post"], filter_backends=[])
     def pause(self, request: Request, job_id: str) -> Response:
-        return Response(s.job_data(api.update(job_id, {"state": "paused"}, actor=actor(request))))
+        data = optional_body(request)
+        return Response(s.job_data(api.pause(job_id, data.get("until"), actor=actor(request))))
 
     @NO_BODY
     @action(detail=True, methods=["post"], filter_backends=[])
