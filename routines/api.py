@@ -18,10 +18,10 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from . import creation, late, policy, schedules, validation
+from . import creation, late, pausing, policy, schedules, slots, validation
 from .clock import db_now
 from .creation import create_many, normalize
-from .exceptions import AlreadyExists, JobBusy, JobTerminal, NotFound
+from .exceptions import AlreadyExists, InvalidInput, JobBusy, JobTerminal, NotFound
 from .journal import acting_as, announce, event
 from .manual import run_manual
 from .models import Event, Job, Run
@@ -50,7 +50,12 @@ __all__ = [
     "list_due",
     "next_due_at",
     "normalize",
+    "pause",
+    "pause_all",
+    "paused_all",
     "prune",
+    "resume",
+    "resume_all",
     "run_due",
     "run_now",
     "update",
@@ -116,11 +121,34 @@ def create_or_get(job_input: Mapping[str, Any], *, actor: str | None = None) -> 
 def update(job_id: str, patch: Mapping[str, Any], *, actor: str | None = None) -> Job:
     """Apply ``patch`` to an active or paused job; ``state`` is how pause and resume work."""
     now = timezone.now()
-    changes = normalize(patch, patch=True, now=now)
+    return _update(job_id, normalize(patch, patch=True, now=now), now)
+
+
+@_records_actor
+def pause(job_id: str, until: Any = None, *, actor: str | None = None) -> Job:
+    """Pause an active job; with ``until`` (a time) it resumes by itself at the first run_due after it.
+
+    Slots that fell due meanwhile follow the schedule's misfire policy, as after any pause.
+    """
+    now = timezone.now()
+    changes: dict[str, Any] = {"state": "paused"}
+    if until is not None:
+        changes["paused_until"] = validation.pause_until(until, now, timezone.get_current_timezone())
+    return _update(job_id, changes, now)
+
+
+@_records_actor
+def resume(job_id: str, *, actor: str | None = None) -> Job:
+    """Resume a paused job (timed or not)."""
+    return update(job_id, {"state": "active"})
+
+
+def _update(job_id: str, changes: dict[str, Any], now: datetime) -> Job:
     for _ in range(WRITE_ATTEMPTS):
         job = get(job_id)
         _check_editable(job)
-        if set(changes) <= {"state"} and changes.get("state", job.state) == job.state:
+        same_pause = changes.get("paused_until") == job.paused_until
+        if set(changes) <= {"state", "paused_until"} and changes.get("state", job.state) == job.state and same_pause:
             return job  # pausing a paused job (or an empty patch) writes nothing
         policy.check("update", {**{key: getattr(job, key) for key in policy.CONTEXT_KEYS}, **changes})
         fields = _patched_fields(job, changes, now)
@@ -140,15 +168,28 @@ def update(job_id: str, patch: Mapping[str, Any], *, actor: str | None = None) -
 
 def _patched_fields(job: Job, changes: dict[str, Any], now: datetime) -> dict[str, Any]:
     fields = dict(changes)
+    if "state" in changes:
+        fields.setdefault("paused_until", None)  # a plain pause or a resume ends a timed pause
     if "schedule" in changes:
         fields["schedule_type"] = changes["schedule"]["type"]
         keep = "next_run_at" in changes or (
             job.state == "paused" and job.next_run_at is not None and changes.get("state") != "active"
         )
         if not keep:
-            fields["next_run_at"] = schedules.first_slot(changes["schedule"], now)
+            slot = schedules.first_slot(changes["schedule"], now)
+            fields["next_slot_at"] = slot
+            fields["next_run_at"] = None if slot is None else slots.run_at(changes["schedule"], job.job_id, slot)
+    if "next_run_at" in changes:
+        fields["next_slot_at"] = None  # set by hand: its own slot
     if "target" in changes:
         fields["target_type"] = changes["target"]["type"]
+    if "end_at" in changes or "next_run_at" in fields:
+        first = fields.get("next_slot_at", job.next_slot_at) or fields.get("next_run_at", job.next_run_at)
+        validation.ends_before(first, fields.get("end_at", job.end_at), "invalid_patch")
+    max_runs = changes.get("max_runs")
+    if max_runs is not None and max_runs <= job.run_count:
+        message = f"max_runs must be more than the {job.run_count} runs this job has had"
+        raise InvalidInput(message, code="invalid_patch", field="max_runs")
     return fields
 
 
@@ -258,6 +299,28 @@ def late_jobs(at: datetime | None = None) -> builtins.list[Job]:
     jobs = late.late_jobs(when)
     late.note_late(jobs, when)
     return jobs
+
+
+# Every runner --------------------------------------------------------------------------------
+
+
+@_records_actor
+def pause_all(reason: str = "", *, actor: str | None = None) -> None:
+    """Hold every runner: ``run_due`` claims nothing until ``resume_all`` (running jobs finish)."""
+    if not isinstance(reason, str) or len(reason) > 1000:
+        raise InvalidInput("reason must be a string of at most 1000 characters", code="invalid_input", field="reason")
+    pausing.pause_all(reason, timezone.now())
+
+
+@_records_actor
+def resume_all(*, actor: str | None = None) -> None:
+    pausing.resume_all()
+
+
+def paused_all() -> str | None:
+    """The reason every runner is held (``""`` when none was given), or None when they are not."""
+    state = pausing.paused_all()
+    return None if state is None else state.reason
 
 
 # Execute ---------------------------------------------------------------------------------------

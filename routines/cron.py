@@ -262,5 +262,4 @@ def describe(schedule: dict[str, Any]) -> str:
         m = _DAY_OR_MONTH.match(text)
         if m:
             text = f"At {m.group(1)}, {m.group(2)}"
-    text = f"{text} ({zone})" if zone else text
-    return text + (", catching up" if schedule.get("catch_up") else "")
+    return f"{text} ({zone})" if zone else text

@@ -21,17 +21,19 @@ from .exceptions import RoutineError
 SCHEDULE_TYPES = ("once", "interval", "cron", "json")
 UNITS = {"seconds": 1000, "minutes": 60_000, "hours": 3_600_000, "days": 86_400_000}
 # Which editor fields belong to which schedule type (the page shows only the selected type's rows).
+RECURRING_FIELDS = ("catch_up", "misfire", "misfire_grace_seconds", "max_catch_up", "jitter_seconds")
 EDITOR_FIELDS: dict[str, tuple[str, ...]] = {
     "once": ("once_at",),
-    "interval": ("every", "every_unit", "start_at", "catch_up"),
-    "cron": ("cron_expr", "cron_timezone", "catch_up"),
+    "interval": ("every", "every_unit", "start_at", *RECURRING_FIELDS),
+    "cron": ("cron_expr", "cron_timezone", *RECURRING_FIELDS),
     "json": ("schedule",),
 }
+MISFIRE_CHOICES = ("", "latest", "all", "skip")  # "": as the catch-up box says
 ALL_EDITOR_FIELDS = ("schedule_type", *dict.fromkeys(f for fields in EDITOR_FIELDS.values() for f in fields))
 # Where an error the schedule validator raises is shown, per schedule type.
 ERROR_FIELD = {"once": "once_at", "interval": "every", "cron": "cron_expr", "json": "schedule"}
 # Error codes of the editor; the form turns them into translated messages.
-REQUIRED, TOO_SMALL, UNKNOWN = "required", "too_small", "unknown"
+REQUIRED, TOO_SMALL, NEGATIVE, UNKNOWN = "required", "too_small", "negative", "unknown"
 
 
 def schedule_from_fields(values: Mapping[str, Any]) -> tuple[Any, dict[str, str]]:
@@ -59,7 +61,30 @@ def schedule_from_fields(values: Mapping[str, Any]) -> tuple[Any, dict[str, str]
     schedule: dict[str, Any] = {"type": "cron", "expr": expr, "catch_up": bool(values.get("catch_up"))}
     if values.get("cron_timezone"):
         schedule["timezone"] = values["cron_timezone"]
+    _recurring(values, schedule, errors)
     return (None if errors else schedule), errors
+
+
+def _recurring(values: Mapping[str, Any], schedule: dict[str, Any], errors: dict[str, str]) -> None:
+    """The misfire and jitter fields into ``schedule`` (seconds become the schedule's milliseconds)."""
+    misfire = values.get("misfire") or ""
+    if misfire not in MISFIRE_CHOICES:
+        errors["misfire"] = UNKNOWN
+    elif misfire:
+        schedule["misfire"] = misfire
+        schedule["catch_up"] = misfire == "all"
+    for field, key, scale, low in (
+        ("misfire_grace_seconds", "misfire_grace_ms", 1000, 0),
+        ("max_catch_up", "max_catch_up", 1, 1),
+        ("jitter_seconds", "jitter_ms", 1000, 0),
+    ):
+        value = values.get(field)
+        if value is None or value == "":
+            continue
+        if isinstance(value, bool) or not isinstance(value, int) or value < low:
+            errors[field] = TOO_SMALL if low else NEGATIVE
+        else:
+            schedule[key] = value * scale
 
 
 def _interval(values: Mapping[str, Any]) -> tuple[Any, dict[str, str]]:
@@ -80,7 +105,8 @@ def _interval(values: Mapping[str, Any]) -> tuple[Any, dict[str, str]]:
     }
     if isinstance(values.get("start_at"), datetime):
         schedule["start_at"] = values["start_at"]
-    return schedule, errors
+    _recurring(values, schedule, errors)
+    return (None if errors else schedule), errors
 
 
 def fields_from_schedule(schedule: Mapping[str, Any] | None) -> dict[str, Any]:
@@ -90,6 +116,9 @@ def fields_from_schedule(schedule: Mapping[str, Any] | None) -> dict[str, Any]:
     kind = schedule.get("type")
     if kind == "once" and isinstance(schedule.get("at"), datetime):
         return {"schedule_type": "once", "once_at": schedule["at"]}
+    recurring = _recurring_fields(schedule)
+    if kind in ("interval", "cron") and recurring is None:
+        return {"schedule_type": "json"}
     if kind == "interval" and isinstance(schedule.get("every_ms"), int):
         every_ms = schedule["every_ms"]
         for unit in ("days", "hours", "minutes", "seconds"):
@@ -100,6 +129,7 @@ def fields_from_schedule(schedule: Mapping[str, Any] | None) -> dict[str, Any]:
                     "every_unit": unit,
                     "start_at": schedule.get("start_at"),
                     "catch_up": bool(schedule.get("catch_up")),
+                    **(recurring or {}),
                 }
         return {"schedule_type": "json"}
     if kind == "cron" and isinstance(schedule.get("expr"), str):
@@ -108,8 +138,27 @@ def fields_from_schedule(schedule: Mapping[str, Any] | None) -> dict[str, Any]:
             "cron_expr": schedule["expr"],
             "cron_timezone": schedule.get("timezone"),
             "catch_up": bool(schedule.get("catch_up")),
+            **(recurring or {}),
         }
     return {"schedule_type": "json"}
+
+
+def _recurring_fields(schedule: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The misfire and jitter fields of a stored schedule; None when they are not whole seconds."""
+    out: dict[str, Any] = {"misfire": schedule.get("misfire") or ""}
+    for key, field, scale in (
+        ("misfire_grace_ms", "misfire_grace_seconds", 1000),
+        ("max_catch_up", "max_catch_up", 1),
+        ("jitter_ms", "jitter_seconds", 1000),
+    ):
+        value = schedule.get(key)
+        if value is None:
+            out[field] = None
+        elif not isinstance(value, int) or value % scale:
+            return None
+        else:
+            out[field] = value // scale
+    return out
 
 
 def retry_from_fields(max_attempts: Any, backoff_seconds: Any) -> dict[str, Any]:

@@ -30,6 +30,10 @@ def acting_as(actor: str | None) -> Iterator[None]:
         _actor.reset(token)
 
 
+def current_actor() -> str | None:
+    return _actor.get()
+
+
 def event(event_type: str, job_id: str, at: datetime, run_id: str | None = None, **payload: Any) -> Event:
     actor = _actor.get()
     if actor is not None:

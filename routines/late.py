@@ -46,7 +46,7 @@ def lateness(job: Job, at: datetime) -> Lateness:
         slot = job.current_slot_at
     else:
         due = job.next_run_at or at
-        slot = job.current_slot_at if job.state == "retry_waiting" else job.next_run_at
+        slot = job.current_slot_at if job.state == "retry_waiting" else job.next_slot_at or job.next_run_at
     return Lateness(job, slot, due, max(0, to_ms(at) - to_ms(due)))
 
 

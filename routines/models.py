@@ -70,6 +70,14 @@ class Job(models.Model):
     target_type = models.CharField(max_length=64)
     attempt_count = models.PositiveIntegerField(default=0)
     next_run_at = models.DateTimeField(null=True, blank=True)
+    # The nominal slot next_run_at stands for (next_run_at adds the schedule's jitter); null when
+    # next_run_at was set by hand, which is then its own slot.
+    next_slot_at = models.DateTimeField(null=True, blank=True)
+    end_at = models.DateTimeField(null=True, blank=True)
+    max_runs = models.PositiveIntegerField(null=True, blank=True)
+    run_count = models.PositiveIntegerField(default=0)
+    # A timed pause: the first run_due after this instant resumes the job.
+    paused_until = models.DateTimeField(null=True, blank=True)
     current_run_id = models.CharField(max_length=64, null=True, blank=True)
     current_slot_at = models.DateTimeField(null=True, blank=True)
     last_run_id = models.CharField(max_length=64, null=True, blank=True)
@@ -107,6 +115,18 @@ class Job(models.Model):
 
     def __str__(self) -> str:
         return self.job_id
+
+
+class Switch(models.Model):
+    """A switch that holds every runner, one row per name while it is on ("pause_all" today)."""
+
+    name = models.CharField(primary_key=True, max_length=50)
+    reason = models.TextField(blank=True)
+    actor = models.CharField(max_length=200, null=True, blank=True)
+    created_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return self.name
 
 
 class Run(models.Model):

@@ -33,7 +33,7 @@ from typing import Any
 from django.db import connection, transaction
 from django.db.models import F
 
-from . import late, signals
+from . import late, misfires, pausing, signals
 from .clock import Clock
 from .conf import MAX_BATCH, routines_settings
 from .execution import close_run, default_runner_id, execute, new_run, new_run_id, overdue_jobs
@@ -136,8 +136,11 @@ class Runner:
 
     def run(self) -> list[DueResult]:
         results: list[DueResult] = []
+        if pausing.paused_all() is not None:
+            return results  # held for every runner: claim nothing, not even expired leases
         late.note_late(late.late_jobs(self.clock.now, late.NOTE_BATCH), self.clock.now)
         self.rescue()
+        pausing.wake(self.clock.now)
         # Inside a caller's transaction no other runner can see these claims until it commits,
         # and a second connection could only wait on that transaction's locks: no heartbeat.
         if not connection.in_atomic_block:
@@ -185,7 +188,7 @@ class Runner:
             if self.locking:
                 with transaction.atomic():
                     rows = self.due_rows(size)
-                    claims = self._claim(rows)
+                    claims = self._claim(misfires.apply(rows, self.clock.now, self.clock.wall()))
                 if not rows and time.monotonic() < busy_until and self.due_but_locked():
                     time.sleep(0.01)  # another runner's claim holds them for a moment; more may be due
                     continue
@@ -194,7 +197,7 @@ class Runner:
                 if not rows:
                     return []
                 with transaction.atomic():
-                    claims = self._claim(rows)
+                    claims = self._claim(misfires.apply(rows, self.clock.now, self.clock.wall()))
             if claims or not rows:
                 return claims
 
@@ -221,7 +224,7 @@ class Runner:
 
     def _new_claim(self, row: dict[str, Any], run_id: str, now: datetime) -> Claim:
         retry = row["state"] == "retry_waiting" and row["current_slot_at"] is not None
-        slot_at = row["current_slot_at"] if retry else row["next_run_at"]
+        slot_at = row["current_slot_at"] if retry else row["next_slot_at"] or row["next_run_at"]
         attempt = row["attempt_count"] + 1
         return Claim(
             job=row,

@@ -13,11 +13,16 @@ from .exceptions import InvalidInput
 from .times import add_ms, coerce_time, to_ms
 
 SCHEDULE_TYPES = ("once", "interval", "cron")
+MISFIRE_POLICIES = ("all", "latest", "skip")
+# What a recurring schedule does with slots missed while no runner ran, and how it spreads its runs.
+RECURRING_KEYS = {"misfire", "misfire_grace_ms", "max_catch_up", "jitter_ms"}
 _KEYS = {
     "once": {"type", "at"},
-    "interval": {"type", "every_ms", "start_at", "catch_up"},
-    "cron": {"type", "expr", "timezone", "catch_up"},
+    "interval": {"type", "every_ms", "start_at", "catch_up", *RECURRING_KEYS},
+    "cron": {"type", "expr", "timezone", "catch_up", *RECURRING_KEYS},
 }
+MAX_GRACE_MS = MAX_JITTER_MS = 366 * 24 * 3600 * 1000
+MAX_CATCH_UP = 1_000_000
 # An interval longer than ~100 years is a mistake, and bounding it keeps slot math in range.
 MAX_EVERY_MS = 100 * 366 * 24 * 3600 * 1000
 
@@ -58,15 +63,49 @@ def normalize(raw: object, *, now: datetime, tz: tzinfo, code: str = "invalid_jo
         if every > MAX_EVERY_MS:
             raise _invalid(f"every_ms must be at most {MAX_EVERY_MS}", code)
         start = raw.get("start_at")
-        return {
+        out = {
             "type": "interval",
             "every_ms": every,
             "start_at": now if start is None else _time(start, "start_at", tz, code),
             "catch_up": _bool(raw.get("catch_up", False), "catch_up", code),
         }
-    from . import cron  # the cron parser is only needed by cron schedules
+    else:
+        from . import cron  # the cron parser is only needed by cron schedules
 
-    return cron.normalize(raw, tz=tz, code=code)
+        out = cron.normalize({k: v for k, v in raw.items() if k not in RECURRING_KEYS}, tz=tz, code=code)
+    return {**out, **_recurring(raw, code)}
+
+
+def _recurring(raw: dict[str, Any], code: str) -> dict[str, Any]:
+    """The misfire and jitter keys given; ``misfire`` sets ``catch_up`` to match (its older name)."""
+    out: dict[str, Any] = {}
+    if raw.get("misfire") is not None:
+        policy = raw["misfire"]
+        if policy not in MISFIRE_POLICIES:
+            raise _invalid(f"misfire must be one of {', '.join(MISFIRE_POLICIES)}", code)
+        if "catch_up" in raw and raw["catch_up"] != (policy == "all"):
+            raise _invalid(f"catch_up {raw['catch_up']!r} contradicts misfire {policy!r}; give one of them", code)
+        out["misfire"] = policy
+        out["catch_up"] = policy == "all"
+    bounds = {"misfire_grace_ms": (0, MAX_GRACE_MS), "max_catch_up": (1, MAX_CATCH_UP), "jitter_ms": (0, MAX_JITTER_MS)}
+    for key, (low, high) in bounds.items():
+        value = raw.get(key)
+        if value is None:
+            continue
+        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+            raise _invalid(f"{key} must be null or an integer from {low} to {high}", code)
+        out[key] = value
+    if raw.get("type") == "interval" and out.get("jitter_ms", 0) > raw["every_ms"]:
+        raise _invalid("jitter_ms must not be longer than every_ms", code)
+    return out
+
+
+def misfire_policy(schedule: dict[str, Any]) -> str:
+    """``all``, ``latest`` or ``skip``: the ``misfire`` key, else what ``catch_up`` means."""
+    policy = schedule.get("misfire")
+    if isinstance(policy, str):
+        return policy
+    return "all" if schedule.get("catch_up") else "latest"
 
 
 def _time(value: object, key: str, tz: tzinfo, code: str) -> datetime:
@@ -110,19 +149,35 @@ def next_slot(schedule: dict[str, Any], slot_at: datetime, now: datetime) -> dat
     return cron.next_slot(schedule, slot_at, now)
 
 
-def describe(schedule: dict[str, Any]) -> str:
-    """A short human summary, for the admin and logs ("every 5 minutes", "once at …")."""
+def describe(schedule: dict[str, Any], *, end_at: datetime | None = None, max_runs: int | None = None) -> str:
+    """A short human summary, for the admin and logs ("every 5 minutes ± 30 seconds, skipping missed runs")."""
     kind = schedule.get("type")
     if kind == "once":
         return f"once at {schedule['at']:%d %b %Y %H:%M} UTC"
     if kind == "interval":
         text = "every " + describe_ms(schedule["every_ms"])
-        return text + (", catching up" if schedule.get("catch_up") else "")
-    if kind == "cron":
+    elif kind == "cron":
         from . import cron
 
-        return cron.describe(schedule)
-    return str(kind)
+        text = cron.describe(schedule)
+    else:
+        return str(kind)
+    if schedule.get("jitter_ms"):
+        text += " ± " + _amount(schedule["jitter_ms"])
+    policy = misfire_policy(schedule)
+    if policy == "all":
+        cap = schedule.get("max_catch_up")
+        text += ", catching up" + (f" at most {cap} runs" if cap else "")
+    elif policy == "skip":
+        text += ", skipping missed runs"
+    grace = schedule.get("misfire_grace_ms")
+    if grace is not None and policy != "latest":
+        text += f" (missed when {_amount(grace)} late)" if grace else " (missed when late at all)"
+    if max_runs is not None:
+        text += f", {max_runs} run{'s' if max_runs != 1 else ''} at most"
+    if end_at is not None:
+        text += f", until {end_at:%d %b %Y %H:%M} UTC"
+    return text
 
 
 _UNITS = (("day", 86_400_000), ("hour", 3_600_000), ("minute", 60_000), ("second", 1000))
@@ -134,6 +189,12 @@ def describe_ms(ms: int) -> str:
             n = ms // size
             return f"{name}" if n == 1 else f"{n} {name}s"
     return f"{ms} ms"
+
+
+def _amount(ms: int) -> str:
+    """``describe_ms`` with its count always written: "1 minute", not "minute"."""
+    text = describe_ms(ms)
+    return text if text[0].isdigit() else "1 " + text
 
 
 def upcoming(schedule: dict[str, Any], after: datetime, count: int) -> list[datetime]:

@@ -185,7 +185,8 @@ def claim_update(
     # Order matters on MySQL, which assigns left to right: read `state` before setting it.
     sets = (
         f"{qn('current_slot_at')} = CASE WHEN {qn('state')} = 'retry_waiting' THEN {qn('current_slot_at')}"
-        f" ELSE {qn('next_run_at')} END, {qn('attempt_count')} = {qn('attempt_count')} + 1,"
+        f" ELSE COALESCE({qn('next_slot_at')}, {qn('next_run_at')}) END,"
+        f" {qn('attempt_count')} = {qn('attempt_count')} + 1,"
         f" {qn('current_run_id')} = CASE {qn('job_id')} {' '.join(cases)} END,"
         f" {qn('claimed_by')} = %s, {qn('lease_expires_at')} = %s, {qn('updated_at')} = %s,"
         f" {qn('version')} = {qn('version')} + 1, {qn('state')} = 'running'"

@@ -18,6 +18,8 @@ DEFINITION_FIELDS = (
     "retry_policy",
     "timeout_ms",
     "late_after_ms",
+    "end_at",
+    "max_runs",
 )
 # What the runner reads of a job to claim and execute it (a row as a dict, never a model instance).
 CLAIM_FIELDS = (
@@ -25,6 +27,8 @@ CLAIM_FIELDS = (
     "state",
     "version",
     "next_run_at",
+    "next_slot_at",
+    "run_count",
     "attempt_count",
     "current_run_id",
     "current_slot_at",

@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from . import schedules
+from . import schedules, slots
 from .journal import event
 from .models import Event, Run
 from .targets.base import CANCELLED, COMPLETED, Outcome
@@ -61,7 +61,8 @@ def transition(
 
 
 def _advance(job: dict[str, Any], slot_at: datetime, now: datetime, exhausted: bool = False) -> dict[str, Any]:
-    """Leave the slot: on to the next one, or to the end of the schedule."""
+    """Leave the slot: on to the next one, or to the end of the schedule (or of its bounds)."""
+    run_count = job.get("run_count", 0) + 1
     nxt = schedules.next_slot(job["schedule"], slot_at, now)
     fields: dict[str, Any] = {
         "attempt_count": 0,
@@ -69,9 +70,14 @@ def _advance(job: dict[str, Any], slot_at: datetime, now: datetime, exhausted: b
         "current_slot_at": None,
         "claimed_by": None,
         "lease_expires_at": None,
+        "run_count": run_count,
     }
-    if nxt is None:
-        fields.update(state="exhausted" if exhausted else "completed", next_run_at=None, completed_at=now)
+    max_runs, end_at = job.get("max_runs"), job.get("end_at")
+    if (max_runs is not None and run_count >= max_runs) or (nxt is not None and end_at is not None and nxt > end_at):
+        fields.update(state="completed", next_run_at=None, next_slot_at=None, completed_at=now)
+    elif nxt is None:
+        fields.update(state="exhausted" if exhausted else "completed", next_run_at=None, next_slot_at=None)
+        fields["completed_at"] = now
     else:
-        fields.update(state="active", next_run_at=nxt)
+        fields.update(state="active", next_run_at=slots.run_at(job["schedule"], job["job_id"], nxt), next_slot_at=nxt)
     return fields

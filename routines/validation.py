@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping
 from datetime import datetime, tzinfo
 from typing import Any
 
-from . import schedules
+from . import schedules, slots
 from .exceptions import InvalidInput
 from .states import DEFINITION_FIELDS, RUN_STATUSES, STATES
 from .times import UTC, coerce_time
@@ -68,9 +68,26 @@ def normalize_job(
     out.setdefault("late_after_ms", default_late_after_ms)
     out.setdefault("idempotency_key", "routine:" + job_id)
     out.setdefault("state", "active")
-    if "next_run_at" not in out:
-        out["next_run_at"] = schedules.first_slot(out["schedule"], now)
+    out.setdefault("end_at", None)
+    out.setdefault("max_runs", None)
+    if "next_run_at" in out:
+        out["next_slot_at"] = None
+    else:
+        slot = schedules.first_slot(out["schedule"], now)
+        out["next_slot_at"] = slot
+        out["next_run_at"] = None if slot is None else slots.run_at(out["schedule"], job_id, slot)
+    ends_before(out["next_slot_at"] or out["next_run_at"], out["end_at"], code)
     return out
+
+
+def ends_before(first: datetime | None, end_at: datetime | None, code: str) -> None:
+    """Refuse an ``end_at`` that would end the schedule before its first run."""
+    if first is not None and end_at is not None and first > end_at:
+        raise InvalidInput(
+            f"end_at ({end_at:%Y-%m-%d %H:%M:%S} UTC) is before the first run ({first:%Y-%m-%d %H:%M:%S} UTC)",
+            code=code,
+            field="end_at",
+        )
 
 
 def normalize_patch(
@@ -117,6 +134,10 @@ def _fields(
         out["timeout_ms"] = timeout_ms(data["timeout_ms"], code)
     if "late_after_ms" in data:
         out["late_after_ms"] = late_after_ms(data["late_after_ms"], code)
+    if "end_at" in data:
+        out["end_at"] = None if data["end_at"] is None else time_value(data["end_at"], "end_at", code, tz)
+    if "max_runs" in data:
+        out["max_runs"] = max_runs(data["max_runs"], code)
     if "idempotency_key" in data:
         key = data["idempotency_key"]
         if not isinstance(key, str) or not key.strip() or len(key) > MAX_KEY_LENGTH or not storable_text(key):
@@ -356,6 +377,24 @@ def normalize_run_due_opts(raw: object, *, tz: tzinfo) -> dict[str, Any]:
             )
         out["claim_ttl_ms"] = value
     return out
+
+
+def pause_until(value: object, now: datetime, tz: tzinfo) -> datetime:
+    """A timed pause's end: a time after ``now``."""
+    until = time_value(value, "until", "invalid_patch", tz)
+    if until <= now:
+        raise InvalidInput("until must be in the future", code="invalid_patch", field="until")
+    return until
+
+
+def max_runs(value: object, code: str) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_TIMEOUT_MS:
+        raise InvalidInput(
+            f"max_runs must be null or an integer from 1 to {MAX_TIMEOUT_MS}", code=code, field="max_runs"
+        )
+    return value
 
 
 def positive_int(value: object, field: str, code: str) -> int:

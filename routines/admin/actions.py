@@ -24,6 +24,7 @@ from django.utils.translation import ngettext
 from .. import api
 from ..exceptions import RoutineError
 from ..models import Job
+from .display import stamp as display_stamp
 
 if TYPE_CHECKING:
     from .jobs import JobAdmin
@@ -39,7 +40,7 @@ class Step:
     name: str  # also the URL segment of the job page's button
     label: Any
     states: frozenset[str]
-    apply: Callable[[str, str | None], str | None]  # (job_id, actor) -> a note, or None
+    apply: Callable[..., str | None]  # (job_id, actor, **options) -> a note, or None
     done: Any  # the verb of the success message ("Paused 2 jobs: …")
     failed: Any
 
@@ -47,6 +48,14 @@ class Step:
 def _run_now(job_id: str, actor: str | None) -> str:
     run = api.run_now(job_id, actor=actor)
     return f"{run.run_id} {run.status}"
+
+
+def _pause(job_id: str, actor: str | None, until: Any = None) -> str | None:
+    before = api.get(job_id)
+    job = api.pause(job_id, until, actor=actor)
+    if job.paused_until is not None:
+        return _t("until %(when)s") % {"when": display_stamp(job.paused_until)}
+    return _t("already paused") if before.state == "paused" and before.paused_until is None else None
 
 
 def _set_state(state: str) -> Callable[[str, str | None], str | None]:
@@ -71,7 +80,7 @@ STEPS = {
         _("Ran now"),
         _("Not run"),
     ),
-    "pause": Step("pause", _("Pause"), frozenset({"active"}), _set_state("paused"), _("Paused"), _("Not paused")),
+    "pause": Step("pause", _("Pause"), frozenset({"active"}), _pause, _("Paused"), _("Not paused")),
     "resume": Step("resume", _("Resume"), frozenset({"paused"}), _set_state("active"), _("Resumed"), _("Not resumed")),
     "cancel": Step(
         "cancel",
@@ -98,15 +107,18 @@ def named(items: Sequence[str]) -> str:
     return shown
 
 
-def apply_step(modeladmin: JobAdmin, request: HttpRequest, step: Step, job_ids: Sequence[str]) -> int:
+def apply_step(modeladmin: JobAdmin, request: HttpRequest, step: Step, job_ids: Sequence[str], **options: Any) -> int:
     """Apply ``step`` to each job, log each change, report in at most a few messages; returns the count done."""
     actor = request.user.get_username() if request.user.is_authenticated else None
     done: list[str] = []
     failures: dict[str, list[str]] = {}
     for job_id in job_ids:
         try:
-            note = step.apply(job_id, actor)
+            note = step.apply(job_id, actor, **options)
         except RoutineError as exc:
+            if exc.field == "until":  # the same for every job: say it once, plainly
+                modeladmin.message_user(request, f"{exc.detail} ({exc.code})", messages.ERROR)
+                return 0
             failures.setdefault(exc.code, []).append(f"“{job_id}”")
             continue
         done.append(f"“{job_id}” ({note})" if note else f"“{job_id}”")
@@ -148,6 +160,22 @@ run_now = _bulk("run-now", _("Run selected jobs now (manual run)"))
 pause = _bulk("pause", _("Pause selected jobs"))
 resume = _bulk("resume", _("Resume selected jobs"))
 cancel = _bulk("cancel", _("Cancel selected jobs…"))
+
+
+def pause_all(modeladmin: JobAdmin, request: HttpRequest) -> None:
+    actor = request.user.get_username() if request.user.is_authenticated else None
+    try:
+        api.pause_all(request.POST.get("reason", "").strip(), actor=actor)
+    except RoutineError as exc:
+        modeladmin.message_user(request, f"{exc.detail} ({exc.code})", messages.ERROR)
+        return
+    modeladmin.message_user(request, _t("Every runner is paused: run_due claims nothing until you resume."))
+
+
+def resume_all(modeladmin: JobAdmin, request: HttpRequest) -> None:
+    actor = request.user.get_username() if request.user.is_authenticated else None
+    api.resume_all(actor=actor)
+    modeladmin.message_user(request, _t("Runners claim due jobs again."))
 
 
 def confirm_cancel(modeladmin: JobAdmin, request: HttpRequest, job_ids: Sequence[str], *, bulk: bool) -> HttpResponse:

@@ -25,6 +25,7 @@ from .. import editing, targets
 EDITOR_ERRORS = {
     editing.REQUIRED: _("This field is required for this schedule type."),
     editing.TOO_SMALL: _("Enter a whole number, 1 or more."),
+    editing.NEGATIVE: _("Enter a whole number, 0 or more."),
     editing.UNKNOWN: _("Choose one of the offered values."),
 }
 SCHEDULE_TYPE_CHOICES = [
@@ -32,6 +33,12 @@ SCHEDULE_TYPE_CHOICES = [
     ("interval", _("Every N seconds, minutes, hours or days")),
     ("cron", _("Cron: days of the week, times of day")),
     ("json", _("Advanced: the schedule as JSON")),
+]
+MISFIRE_CHOICES = [
+    ("", _("As “Catch up” says")),
+    ("latest", _("Run once for all of them")),
+    ("all", _("Replay each one")),
+    ("skip", _("Skip them")),
 ]
 UNIT_CHOICES = [
     ("seconds", _("seconds")),
@@ -97,6 +104,30 @@ class ScheduleEditorFields(forms.Form):
         label=_("Catch up"),
         required=False,
         help_text=_("Replay every slot missed while no runner ran, one by one, instead of skipping to the next."),
+    )
+    misfire = forms.ChoiceField(
+        label=_("Missed runs"),
+        required=False,
+        choices=MISFIRE_CHOICES,
+        help_text=_("What happens to runs that were due while no runner ran."),
+    )
+    misfire_grace_seconds = forms.IntegerField(
+        label=_("Missed after (seconds)"),
+        required=False,
+        min_value=0,
+        help_text=_("A run reached more than this late counts as missed. Blank: one minute when skipping, else never."),
+    )
+    max_catch_up = forms.IntegerField(
+        label=_("Catch up at most"),
+        required=False,
+        min_value=1,
+        help_text=_("When replaying missed runs, only the newest this many."),
+    )
+    jitter_seconds = forms.IntegerField(
+        label=_("Spread (seconds)"),
+        required=False,
+        min_value=0,
+        help_text=_("Each run starts up to this much after its time, the same delay for every runner."),
     )
     max_attempts = forms.IntegerField(
         label=_("Attempts per run"),

@@ -29,6 +29,17 @@ from .bases import ModelForm
 
 JSON_FIELDS = ("schedule", "target", "payload", "metadata", "routing_policy", "retry_policy")
 RETRY_FIELDS = ("max_attempts", "backoff_seconds")
+# Fields sent to the API as they are when changed.
+PLAIN_FIELDS = {
+    "idempotency_key",
+    "target",
+    "payload",
+    "metadata",
+    "routing_policy",
+    "timeout_ms",
+    "end_at",
+    "max_runs",
+}
 # Errors about a key inside a JSON field name that key; show them on the field that holds it.
 CODE_FIELDS = {
     "unsupported_schedule_key": "schedule",
@@ -108,12 +119,21 @@ class JobForm(editor.ScheduleEditorFields, ModelForm):
             "fails and the journal says so. Leave blank for never."
         ),
     )
+    end_at = editor.LocalDateTimeField(
+        label=_("End at"), required=False, help_text=_("No run after this date and time. Leave blank for no end.")
+    )
+    max_runs = forms.IntegerField(
+        label=_("At most (runs)"),
+        required=False,
+        min_value=1,
+        help_text=_("The job is completed after this many scheduled runs. Leave blank for no limit."),
+    )
     # The username recorded on the journal events of the write; set by the ModelAdmin per request.
     actor: str | None = None
 
     class Meta:
         model = Job
-        fields = ("job_id", "idempotency_key", *JSON_FIELDS, "timeout_ms", "late_after_ms")
+        fields = ("job_id", "idempotency_key", *JSON_FIELDS, "timeout_ms", "late_after_ms", "end_at", "max_runs")
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -192,6 +212,9 @@ class JobForm(editor.ScheduleEditorFields, ModelForm):
         data["payload"] = cleaned.get("payload")
         data["timeout_ms"] = cleaned.get("timeout_ms")
         data["late_after_ms"] = cleaned.get("late_after_ms")
+        for key in ("end_at", "max_runs"):
+            if cleaned.get(key) is not None:
+                data[key] = cleaned[key]
         retry = self._retry_policy(cleaned)
         if retry is not None:
             data["retry_policy"] = retry
@@ -210,7 +233,17 @@ class JobForm(editor.ScheduleEditorFields, ModelForm):
             retry = self._retry_policy(cleaned)
             if retry is not None:
                 patch["retry_policy"] = retry
-        plain = {"idempotency_key", "target", "payload", "metadata", "routing_policy", "timeout_ms", "late_after_ms"}
+        plain = {
+            "idempotency_key",
+            "target",
+            "payload",
+            "metadata",
+            "routing_policy",
+            "timeout_ms",
+            "late_after_ms",
+            "end_at",
+            "max_runs",
+        }
         for key in changed & plain:
             value = cleaned.get(key)
             if key in ("metadata", "routing_policy") and value is None:

@@ -23,7 +23,7 @@ from django.utils.safestring import SafeString
 from django.utils.translation import gettext as _t
 from django.utils.translation import gettext_lazy as _
 
-from .. import api, editing, schedules, targets
+from .. import api, editing, pausing, schedules, targets
 from ..clock import db_now
 from ..exceptions import RoutineError
 from ..models import Job, JobQuerySet, Run
@@ -42,6 +42,9 @@ SCHEDULE_ROWS = (
     "start_at",
     ("cron_expr", "cron_timezone"),
     "catch_up",
+    ("misfire", "misfire_grace_seconds", "max_catch_up"),
+    "jitter_seconds",
+    ("end_at", "max_runs"),
     "schedule",
 )
 
@@ -209,6 +212,15 @@ class JobAdmin(ModelAdmin):
         urls = [
             path("run-due/", self.admin_site.admin_view(self.run_due_view), name="routines_job_run_due"),
             path(
+                "pause-all/", self.admin_site.admin_view(self.switch_view), {"on": True}, name="routines_job_pause_all"
+            ),
+            path(
+                "resume-all/",
+                self.admin_site.admin_view(self.switch_view),
+                {"on": False},
+                name="routines_job_resume_all",
+            ),
+            path(
                 "schedule-preview/",
                 self.admin_site.admin_view(preview.schedule_preview),
                 name="routines_job_schedule_preview",
@@ -277,11 +289,24 @@ class JobAdmin(ModelAdmin):
             return actions.confirm_cancel(self, request, [job.job_id], bulk=False)
         if request.method != "POST":
             return HttpResponseNotAllowed(["POST"])
-        actions.apply_step(self, request, actions.STEPS[step], [job.job_id])
+        options = {"until": request.POST["until"]} if step == "pause" and request.POST.get("until") else {}
+        actions.apply_step(self, request, actions.STEPS[step], [job.job_id], **options)
         return HttpResponseRedirect(page)
 
+    def switch_view(self, request: HttpRequest, on: bool) -> HttpResponse:
+        """The changelist's button that pauses (or resumes) every runner."""
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        if not self.has_change_permission(request):
+            raise PermissionDenied
+        (actions.pause_all if on else actions.resume_all)(self, request)
+        return HttpResponseRedirect(reverse("admin:routines_job_changelist"))
+
     def changelist_view(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> HttpResponse:
-        extra = {"can_run_due": self.has_change_permission(request), **(extra_context or {})}
+        paused = pausing.paused_all()
+        shown = {"reason": paused.reason or "—", "since": display.stamp(paused.since)} if paused else None
+        extra = {"can_run_due": self.has_change_permission(request), "routines_paused_all": shown}
+        extra.update(extra_context or {})
         return super().changelist_view(request, extra_context=extra)
 
     def run_due_view(self, request: HttpRequest) -> HttpResponse:
@@ -313,7 +338,7 @@ class JobAdmin(ModelAdmin):
         if obj.schedule.get("type") == "once" and obj.schedule.get("at"):
             return _t("once at %s") % display.stamp(obj.schedule["at"], short=True)
         try:
-            return schedules.describe(obj.schedule)
+            return schedules.describe(obj.schedule, end_at=obj.end_at, max_runs=obj.max_runs)
         except Exception:  # a schedule type this version cannot describe must not break the page
             return str(obj.schedule.get("type", "?"))
 

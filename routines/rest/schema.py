@@ -37,21 +37,37 @@ def _variant(title: str, type_name: str, properties: dict[str, Any], required: t
     }
 
 
+_NULLABLE_INT = {"type": "integer", "nullable": True}
+RECURRING: dict[str, Any] = {
+    "catch_up": {"type": "boolean", "description": "true: misfire all; false: misfire latest"},
+    "misfire": {
+        "type": "string",
+        "enum": ["all", "latest", "skip"],
+        "description": "missed slots: all replays each, latest runs once for them all (the default), skip runs none",
+    },
+    "misfire_grace_ms": {
+        **_NULLABLE_INT,
+        "minimum": 0,
+        "description": "a slot reached more than this late is missed (skip: one minute when null)",
+    },
+    "max_catch_up": {**_NULLABLE_INT, "minimum": 1, "description": "misfire all replays at most this many slots"},
+    "jitter_ms": {
+        **_NULLABLE_INT,
+        "minimum": 0,
+        "description": "each run is due up to this much after its slot, the same for every runner",
+    },
+}
+
 SCHEDULE: dict[str, Any] = {
     "oneOf": [
         _variant("once", "once", {"at": TIME}, ("at",)),
         _variant(
             "interval",
             "interval",
-            {"every_ms": {"type": "integer", "minimum": 1}, "start_at": TIME, "catch_up": {"type": "boolean"}},
+            {"every_ms": {"type": "integer", "minimum": 1}, "start_at": TIME, **RECURRING},
             ("every_ms",),
         ),
-        _variant(
-            "cron",
-            "cron",
-            {"expr": {"type": "string"}, "timezone": {"type": "string"}, "catch_up": {"type": "boolean"}},
-            ("expr",),
-        ),
+        _variant("cron", "cron", {"expr": {"type": "string"}, "timezone": {"type": "string"}, **RECURRING}, ("expr",)),
     ],
     "description": "when the job is due",
 }

@@ -30,6 +30,8 @@ LATE_HELP = (
     "How long past its due time (or its runner's lease) the job counts as late, in milliseconds (at least "
     "1000): health/ then answers 503 and a routine_slot_late event is written. null: never late."
 )
+END_AT_HELP = "No run after this instant: the job is completed when its next slot would be later. null: no end."
+MAX_RUNS_HELP = "The job is completed once this many scheduled slots have finished. null: no limit."
 
 
 def jsonable(value: Any) -> Any:
@@ -104,6 +106,10 @@ class JobSerializer(Serializer):
     retry_policy = RetryPolicyField()
     timeout_ms = serializers.IntegerField(allow_null=True, help_text=TIMEOUT_HELP)
     late_after_ms = serializers.IntegerField(allow_null=True, help_text=LATE_HELP)
+    end_at = UTCDateTimeField(allow_null=True, help_text=END_AT_HELP)
+    max_runs = serializers.IntegerField(allow_null=True, help_text=MAX_RUNS_HELP)
+    run_count = serializers.IntegerField(help_text="Scheduled slots finished so far (manual runs don't count).")
+    paused_until = UTCDateTimeField(allow_null=True, help_text="A timed pause ends at the first run_due after this.")
     idempotency_key = serializers.CharField()
     state = serializers.ChoiceField(choices=STATES)
     attempt_count = serializers.IntegerField()
@@ -184,6 +190,13 @@ class LateAfterField(AnyJSONField):
     pass
 
 
+@extend_schema_field(
+    {"type": "integer", "minimum": 1, "maximum": MAX_TIMEOUT_MS, "nullable": True, "description": MAX_RUNS_HELP}
+)
+class MaxRunsField(AnyJSONField):
+    pass
+
+
 @extend_schema_field(schema.JOB_ID)
 class JobIdField(AnyJSONField):
     pass
@@ -203,6 +216,8 @@ class JobPatchSerializer(Serializer):
     retry_policy = RetryPolicyField(required=False)
     timeout_ms = TimeoutField(required=False, allow_null=True)
     late_after_ms = LateAfterField(required=False, allow_null=True)
+    end_at = TimeInputField(required=False, allow_null=True, help_text=END_AT_HELP)
+    max_runs = MaxRunsField(required=False, allow_null=True)
     idempotency_key = IdempotencyKeyField(required=False)
     state = serializers.ChoiceField(choices=("active", "paused"), required=False)
     next_run_at = TimeInputField(required=False, allow_null=True)
@@ -242,6 +257,23 @@ class HealthSerializer(Serializer):
     due = serializers.IntegerField(help_text="jobs due now")
     late = serializers.IntegerField(help_text="jobs late: due longer ago than their late_after_ms")
     late_jobs = LateJobSerializer(many=True, required=False, help_text="staff only: the first 100 late jobs")
+
+
+class PauseRequestSerializer(Serializer):
+    until = TimeInputField(
+        required=False, allow_null=True, help_text="Resume by itself at the first run_due after this time."
+    )
+
+
+class PauseAllRequestSerializer(Serializer):
+    reason = serializers.CharField(required=False, allow_blank=True, max_length=1000)
+
+
+class PauseAllStateSerializer(Serializer):
+    paused = serializers.BooleanField()
+    reason = serializers.CharField(allow_null=True)
+    since = UTCDateTimeField(allow_null=True)
+    actor = serializers.CharField(allow_null=True)
 
 
 def job_data(job: Any) -> dict[str, Any]:

@@ -6,6 +6,7 @@ from django.urls import path
 from rest_framework.routers import SimpleRouter
 
 from .monitoring import HealthView, MetricsView
+from .switches import PauseAllView, ResumeAllView
 from .views import JobViewSet, RunDueView, RunViewSet, SchemaView
 
 app_name = "routines"
@@ -19,5 +20,7 @@ api_urlpatterns = [
     path("run-due/", RunDueView.as_view(), name="run-due"),
     path("health/", HealthView.as_view(), name="health"),
     path("metrics/", MetricsView.as_view(), name="metrics"),
+    path("pause-all/", PauseAllView.as_view(), name="pause-all"),
+    path("resume-all/", ResumeAllView.as_view(), name="resume-all"),
 ]
 urlpatterns = [*api_urlpatterns, path("schema/", SchemaView.as_view(api_patterns=api_urlpatterns), name="schema")]

@@ -44,6 +44,17 @@ def actor(request: Request) -> str | None:
     return str(user.get_username())
 
 
+def optional_body(request: Request) -> dict[str, Any]:
+    """The JSON object of a POST whose body may be left out; a body that is not JSON is ignored, as it was
+    before these endpoints took one."""
+    if not request.body or "json" not in (request.content_type or ""):
+        return {}
+    data = request.data
+    if not isinstance(data, dict):
+        raise InvalidInput("the body must be a JSON object", code="invalid_input", field=None)
+    return data
+
+
 class Pagination(LimitOffsetPagination):
     default_limit = 50
     max_limit = 1000
@@ -165,10 +176,11 @@ class JobViewSet(RoutinesView, viewsets.GenericViewSet):
         api.cancel(job_id, actor=actor(request))
         return Response(s.job_data(api.get(job_id)))
 
-    @NO_BODY
+    @doc(summary="Pause an active job (until a time, if given)", request=s.PauseRequestSerializer)
     @action(detail=True, methods=["post"], filter_backends=[])
     def pause(self, request: Request, job_id: str) -> Response:
-        return Response(s.job_data(api.update(job_id, {"state": "paused"}, actor=actor(request))))
+        data = optional_body(request)
+        return Response(s.job_data(api.pause(job_id, data.get("until"), actor=actor(request))))
 
     @NO_BODY
     @action(detail=True, methods=["post"], filter_backends=[])

@@ -6,6 +6,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from django.contrib.admin.utils import quote
 from django.contrib.auth.models import User
 from django.db import connection
 from django.test import Client
@@ -40,7 +41,7 @@ def test_the_run_page_shows_badge_job_link_duration_and_indented_json(admin_clie
     api.run_due({"now": EARLY})
     run = Run.objects.get(job_id="j")
     Run.objects.filter(run_id=run.run_id).update(finished_at=run.started_at + timedelta(milliseconds=1500))
-    html = html_of(admin_client_, f"{RUNS}{run.run_id}/change/")
+    html = html_of(admin_client_, f"{RUNS}{quote(run.run_id)}/change/")
     assert 'routines-badge-bad" data-value="failed"' in html
     assert f'href="{JOBS}j/change/"' in html
     assert "1.5 s" in html
@@ -54,7 +55,7 @@ def test_the_run_page_shows_the_traceback_of_an_exception(admin_client_: Client)
     Run.objects.filter(run_id=run.run_id).update(
         status="failed", error={"type": "ValueError", "message": "boom", "traceback": trace}
     )
-    html = html_of(admin_client_, f"{RUNS}{run.run_id}/change/")
+    html = html_of(admin_client_, f"{RUNS}{quote(run.run_id)}/change/")
     assert '<pre class="routines-json-block routines-traceback">Traceback (most recent call last):' in html
     assert "ValueError: boom" in html
 
@@ -67,7 +68,7 @@ def test_run_and_event_pages_use_the_one_time_format(admin_client_: Client, sett
     Run.objects.filter(run_id=run.run_id).update(started_at=T0, finished_at=T0)
     Event.objects.filter(job_id="j").update(created_at=T0)
     assert "01 Jan 2026 13:00:00 CET" in html_of(admin_client_, RUNS)
-    assert "01 Jan 2026 13:00:00 CET" in html_of(admin_client_, f"{RUNS}{run.run_id}/change/")
+    assert "01 Jan 2026 13:00:00 CET" in html_of(admin_client_, f"{RUNS}{quote(run.run_id)}/change/")
     assert "01 Jan 2026 13:00:00 CET" in html_of(admin_client_, EVENTS)
 
 

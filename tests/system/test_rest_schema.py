@@ -63,6 +63,8 @@ def test_schema_is_served_without_settings(served: dict[str, Any], settings: Any
         "/api/routines/run-due/",
         "/api/routines/health/",
         "/api/routines/metrics/",
+        "/api/routines/pause-all/",
+        "/api/routines/resume-all/",
     }
     assert set(served["paths"]["/api/routines/jobs/{job_id}/"]) >= {"get", "patch", "delete"}
     assert "put" not in served["paths"]["/api/routines/jobs/{job_id}/"]
@@ -173,7 +175,7 @@ def test_api_conforms_to_its_schema(api_schema: Any) -> None:
     pytest 9 yet, so hypothesis drives its strategies directly.
     """
     operations = [result.ok() for result in api_schema.get_all_operations()]
-    assert len(operations) == 17
+    assert len(operations) == 19
     for operation in operations:
         passes: list[tuple[str, dict[str, str] | None]] = [("positive", None), ("negative", None)]
         if "{job_id}" in operation.path:

@@ -122,6 +122,9 @@ class Command(OneLineCommand):
             ]
             self.stdout.write(json.dumps(rows))
             return
+        if not results and (reason := api.paused_all()) is not None:
+            self.stdout.write(paused_line(reason))
+            return
         counts: dict[str, int] = {}
         for r in results:
             counts[r.outcome] = counts.get(r.outcome, 0) + 1
@@ -135,6 +138,7 @@ class Command(OneLineCommand):
         except DatabaseError as exc:
             raise database_error(exc) from None
         backoff = 1.0
+        said_paused: str | None = None
         while not stop.is_set():
             if not connection.in_atomic_block:  # e.g. call_command() inside a test's transaction
                 close_old_connections()
@@ -158,6 +162,12 @@ class Command(OneLineCommand):
                 continue
             if results:
                 self.report(results, as_json)
+                said_paused = None
+            elif (reason := api.paused_all()) is not None:
+                if reason != said_paused and not as_json:
+                    self.stdout.write(paused_line(reason))
+                said_paused = reason
+                wait = max_wait  # nothing will be claimed before someone resumes: no busy loop
             if "now" in opts:
                 break  # a frozen clock never moves on: one pass is all there is
             stop.wait(wait)
@@ -176,3 +186,7 @@ class Command(OneLineCommand):
             return max_wait
         seconds = (min(times) - db_now()).total_seconds()
         return max(0.0, min(max_wait, seconds + 0.001))
+
+
+def paused_line(reason: str) -> str:
+    return f"run_due: every runner is paused ({reason or 'no reason given'}); nothing was claimed"
