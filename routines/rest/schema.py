@@ -12,7 +12,7 @@ from typing import Any, Literal
 from drf_spectacular.openapi import AutoSchema
 
 from routines.times import MAX_MS
-from routines.validation import MAX_ATTEMPTS, MAX_BACKOFF_MS, MAX_KEY_LENGTH, MAX_TTL_MS
+from routines.validation import MAX_ATTEMPTS, MAX_BACKOFF_MS, MAX_INT, MAX_KEY_LENGTH, MAX_TTL_MS
 
 from .exceptions import ErrorSerializer
 
@@ -153,6 +153,7 @@ RETRY_POLICY: dict[str, Any] = {
     "additionalProperties": False,
 }
 IDEMPOTENCY_KEY: dict[str, Any] = {"type": "string", "minLength": 1, "maxLength": MAX_KEY_LENGTH}
+LIMIT: dict[str, Any] = {"type": "integer", "minimum": 1, "maximum": MAX_INT}
 CLAIM_TTL_MS: dict[str, Any] = {"type": "integer", "minimum": 1, "maximum": MAX_TTL_MS}
 
 ERROR_CODES = {
@@ -168,7 +169,7 @@ ERROR_CODES = {
 }
 
 
-CLOSED_REQUESTS = ("JobCreateRequest", "PatchedJobPatchRequest", "RunDueRequestRequest")
+CLOSED_REQUESTS = ("JobCreateRequest", "PatchedJobPatchRequest", "RunDueRequest")
 
 
 def close_request_bodies(result: dict[str, Any], generator: Any, request: Any, public: bool) -> dict[str, Any]:
