@@ -224,7 +224,7 @@ class OptionalTimeField(AnyJSONField):
 
 
 class RunDueSerializer(Serializer):
-    """The body of ``run-due``; every key may be left out or null for its default."""
+    """Options of one run: leave a key out, or set it to null, for its default."""
 
     limit = LimitField(required=False, allow_null=True, help_text="claim at most this many jobs")
     now = OptionalTimeField(required=False, allow_null=True, help_text="the clock to go by; default the database's")

@@ -15,7 +15,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status, viewsets
 from rest_framework.decorators import action
-from rest_framework.renderers import BaseRenderer, BrowsableAPIRenderer, JSONRenderer
+from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.schemas.inspectors import ViewInspector
@@ -31,6 +31,7 @@ from .bases import Serializer
 from .filters import EventFilterSet, FilterBackend, JobFilterSet, RunFilterSet, bool_param, int_param
 from .pagination import DUE_DEFAULT_LIMIT, MAX_LIMIT, Pagination, bounded_int
 from .parsers import JSONParser, check_content_length
+from .renderers import BrowsableRenderer
 from .schema import LIMIT, RoutinesAutoSchema
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -47,7 +48,7 @@ def actor(request: Request) -> str | None:
 class RoutinesView(RoutinesAccess, APIView):
     parser_classes = [JSONParser]
     # JSON unless a browser asks for text/html; then DRF's browsable pages, over the same views.
-    renderer_classes: Sequence[type[BaseRenderer]] = [JSONRenderer, BrowsableAPIRenderer]
+    renderer_classes: Sequence[type[BaseRenderer]] = [JSONRenderer, BrowsableRenderer]
     schema: ViewInspector | None = RoutinesAutoSchema()
 
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
