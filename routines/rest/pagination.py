@@ -24,9 +24,9 @@ _DIGITS = re.compile(r"[0-9]{1,20}")
 
 
 def bounded_int(request: Request, name: str, default: int, lowest: int, highest: int) -> int:
-    """The query parameter ``name`` as an int within [lowest, highest]; absent or empty: ``default``."""
+    """The query parameter ``name`` as an int within [lowest, highest]; absent: ``default``."""
     raw = request.query_params.get(name)
-    if raw is None or raw == "":
+    if raw is None:
         return default
     value = int(raw) if _DIGITS.fullmatch(raw) else None
     if value is None or not lowest <= value <= highest:

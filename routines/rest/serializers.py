@@ -218,8 +218,8 @@ class LimitField(AnyJSONField):
     pass
 
 
-@extend_schema_field({**schema.TIME, "nullable": True})
-class OptionalTimeField(AnyJSONField):
+@extend_schema_field({**schema.RUN_DUE_NOW, "nullable": True})
+class RunDueNowField(AnyJSONField):
     pass
 
 
@@ -227,7 +227,7 @@ class RunDueSerializer(Serializer):
     """Options of one run: leave a key out, or set it to null, for its default."""
 
     limit = LimitField(required=False, allow_null=True, help_text="claim at most this many jobs")
-    now = OptionalTimeField(required=False, allow_null=True, help_text="the clock to go by; default the database's")
+    now = RunDueNowField(required=False, allow_null=True, help_text="the clock to go by; default the database's")
     runner_id = RunnerIdField(required=False, allow_null=True)
     claim_ttl_ms = ClaimTTLField(required=False, allow_null=True)
 

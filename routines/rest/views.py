@@ -11,7 +11,7 @@ from typing import Any, TypeVar
 
 from django.db.models import QuerySet
 from django.urls import URLPattern, URLResolver
-from drf_spectacular.types import OpenApiTypes
+from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status, viewsets
 from rest_framework.decorators import action
@@ -32,7 +32,7 @@ from .filters import EventFilterSet, FilterBackend, JobFilterSet, RunFilterSet, 
 from .pagination import DUE_DEFAULT_LIMIT, MAX_LIMIT, Pagination, bounded_int
 from .parsers import JSONParser, check_content_length
 from .renderers import BrowsableRenderer
-from .schema import LIMIT, RoutinesAutoSchema
+from .schema import EVENT_FILTERS, JOB_FILTERS, LIMIT, RUN_FILTERS, RoutinesAutoSchema, bool_parameter, time_parameter
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -93,7 +93,7 @@ class JobViewSet(RoutinesViewSet):
     filterset_class = JobFilterSet
     http_method_names = ["get", "post", "patch", "delete", "head", "options"]
 
-    @doc(summary="List jobs, newest update first")
+    @doc(summary="List jobs, newest update first", parameters=JOB_FILTERS)
     def list(self, request: Request) -> Response:
         return self.paginated(self.filter_queryset(Job.objects.none()), s.JobSerializer)
 
@@ -122,9 +122,9 @@ class JobViewSet(RoutinesViewSet):
     @doc(
         summary="Due jobs, earliest first (a plain list)",
         parameters=[
-            OpenApiParameter("at", OpenApiTypes.STR, description="ISO 8601 or epoch ms; default now"),
+            time_parameter("at", "due at this time (ISO 8601 or epoch ms); default now"),
             DUE_LIMIT,
-            OpenApiParameter("include_claimed", OpenApiTypes.BOOL, description="also running jobs"),
+            bool_parameter("include_claimed", "also running jobs"),
         ],
         responses=s.JobSerializer(many=True),
     )
@@ -182,7 +182,7 @@ class RunViewSet(RoutinesViewSet):
     lookup_field = "run_id"
     filterset_class = RunFilterSet
 
-    @doc(summary="Run history, newest first")
+    @doc(summary="Run history, newest first", parameters=RUN_FILTERS)
     def list(self, request: Request) -> Response:
         return self.paginated(self.filter_queryset(Run.objects.none()), s.RunSerializer)
 
@@ -196,7 +196,7 @@ class EventViewSet(RoutinesViewSet):
     serializer_class = s.EventSerializer
     filterset_class = EventFilterSet
 
-    @doc(summary="The journal of job and run events, newest first")
+    @doc(summary="The journal of job and run events, newest first", parameters=EVENT_FILTERS)
     def list(self, request: Request) -> Response:
         return self.paginated(self.filter_queryset(Event.objects.none()), s.EventSerializer)
 
@@ -208,6 +208,8 @@ class RunDueView(RoutinesView):
         responses={200: s.RunDueResponseSerializer},
     )
     def post(self, request: Request) -> Response:
+        if request.data is None:  # an explicit JSON null; an empty body means the defaults
+            raise InvalidInput(_("the body must be a JSON object"), code="invalid_filter", field=None)
         results = api.run_due(request.data)
         body = [
             {"job_id": r.job_id, "slot_at": r.slot_at, "run_id": r.run.run_id, "status": r.status, "outcome": r.outcome}
