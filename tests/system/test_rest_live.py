@@ -72,7 +72,7 @@ def live_server_url(tmp_path: Path) -> Iterator[str]:
         server.wait(timeout=10)
 
 
-def test_schemathesis_finds_no_violation(live_server_url: str) -> None:
+def test_schemathesis_finds_no_violation(live_server_url: str, tmp_path: Path) -> None:
     st = shutil.which("st", path=str(Path(sys.executable).parent))
     assert st, "schemathesis' st command is missing"
     command = [
@@ -80,7 +80,8 @@ def test_schemathesis_finds_no_violation(live_server_url: str) -> None:
         "--auth", "st:pw", "--checks", "all", "--max-examples", str(MAX_EXAMPLES), "--seed", str(SEED),
         "--workers", "1", "--no-color",
     ]  # fmt: skip
-    result = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    # In tmp_path: the command line keeps a .schemathesis cache in its working directory.
+    result = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=300)
     summary = result.stdout[-3000:]
     print(summary)
     assert result.returncode == 0, result.stdout[-20000:] + result.stderr[-2000:]
