@@ -25,7 +25,7 @@ from .exceptions import AlreadyExists, InvalidInput, JobBusy, JobTerminal, NotFo
 from .journal import acting_as, announce, event
 from .manual import run_manual
 from .models import Event, Job, Run
-from .queries import due_jobs, filter_jobs, filter_runs, get, get_run, list_due, next_due_at
+from .queries import due_jobs, filter_events, filter_jobs, filter_runs, get, get_run, list_due, next_due_at
 from .retry import with_retry
 from .runner import DueResult, Runner
 from .states import TERMINAL_STATES
@@ -41,6 +41,7 @@ __all__ = [
     "due",
     "due_jobs",
     "ensure_tables",
+    "filter_events",
     "filter_jobs",
     "filter_runs",
     "get",

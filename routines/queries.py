@@ -16,7 +16,7 @@ from django.utils import timezone
 from . import targets, validation
 from .clock import db_now
 from .exceptions import NotFound
-from .models import Job, Run
+from .models import Event, Job, Run
 from .states import DUE_STATES
 
 
@@ -50,6 +50,20 @@ def filter_runs(filter: Mapping[str, Any] | None = None) -> QuerySet[Run]:
     for key in ("job_id", "status", "manual"):
         if key in f:
             qs = qs.filter(**{key: f[key]})
+    return qs
+
+
+def filter_events(filter: Mapping[str, Any] | None = None) -> QuerySet[Event]:
+    """The journal, newest first; ``created_after`` is exclusive, ``created_before`` inclusive."""
+    f = validation.normalize_event_filter(filter, tz=timezone.get_current_timezone())
+    qs = Event.objects.order_by("-id")
+    for key in ("job_id", "run_id", "event_type"):
+        if key in f:
+            qs = qs.filter(**{key: f[key]})
+    if "created_after" in f:
+        qs = qs.filter(created_at__gt=f["created_after"])
+    if "created_before" in f:
+        qs = qs.filter(created_at__lte=f["created_before"])
     return qs
 
 

@@ -344,6 +344,22 @@ def normalize_run_filter(raw: object) -> dict[str, Any]:
     return out
 
 
+EVENT_FILTER_KEYS = ("job_id", "run_id", "event_type", "created_after", "created_before")
+
+
+def normalize_event_filter(raw: object, *, tz: tzinfo) -> dict[str, Any]:
+    """The journal's filters: exact ids and type, and a half-open creation window."""
+    data = _filter_mapping(raw, EVENT_FILTER_KEYS)
+    out: dict[str, Any] = {}
+    for key in ("job_id", "run_id", "event_type"):
+        if data.get(key) is not None:
+            out[key] = _filter_str(data[key], key)
+    for key in ("created_after", "created_before"):
+        if data.get(key) is not None:
+            out[key] = _filter_time(data[key], key, tz)
+    return out
+
+
 def normalize_due_filter(raw: object, *, tz: tzinfo) -> dict[str, Any]:
     data = _filter_mapping(raw, DUE_FILTER_KEYS)
     out: dict[str, Any] = {}

@@ -21,6 +21,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "rest_framework",
     "django_filters",
+    "drf_spectacular_sidecar",  # the offline Swagger page's assets
     "routines",
     "demo",
 ]

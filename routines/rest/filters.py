@@ -16,7 +16,7 @@ from django_filters.rest_framework import DjangoFilterBackend
 
 from routines import api
 from routines.exceptions import InvalidInput
-from routines.models import Job, Run
+from routines.models import Event, Job, Run
 from routines.states import RUN_STATUSES, STATES
 
 _INT = re.compile(r"-?[0-9]{1,30}")
@@ -68,6 +68,25 @@ class RunFilterSet(django_filters.FilterSet):
         if "manual" in data:
             data["manual"] = bool_param(data["manual"])
         return api.filter_runs(data)
+
+
+class EventFilterSet(django_filters.FilterSet):
+    job_id = django_filters.CharFilter(help_text="exact job id")
+    run_id = django_filters.CharFilter(help_text="exact run id")
+    event_type = django_filters.CharFilter(help_text="exact type, e.g. routine_run_finished")
+    created_after = django_filters.CharFilter(help_text="ISO 8601 or epoch ms; created_at > created_after")
+    created_before = django_filters.CharFilter(help_text="ISO 8601 or epoch ms; created_at <= created_before")
+
+    class Meta:
+        model = Event
+        fields: list[str] = []
+
+    def filter_queryset(self, queryset: QuerySet[Event]) -> QuerySet[Event]:
+        data = given(self.form.cleaned_data)
+        for key in ("created_after", "created_before"):
+            if key in data:
+                data[key] = int_param(data[key])
+        return api.filter_events(data)
 
 
 class FilterBackend(DjangoFilterBackend):

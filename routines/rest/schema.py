@@ -10,9 +10,12 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from drf_spectacular.openapi import AutoSchema
+from drf_spectacular.utils import OpenApiParameter
 
-from routines.times import MAX_MS
-from routines.validation import MAX_ATTEMPTS, MAX_BACKOFF_MS, MAX_KEY_LENGTH, MAX_TTL_MS
+from routines import targets
+from routines.schedules import SCHEDULE_TYPES
+from routines.times import MAX_MS, to_ms
+from routines.validation import LATEST_NOW, MAX_ATTEMPTS, MAX_BACKOFF_MS, MAX_INT, MAX_KEY_LENGTH, MAX_TTL_MS
 
 from .exceptions import ErrorSerializer
 
@@ -169,6 +172,14 @@ RETRY_POLICY: dict[str, Any] = {
     "additionalProperties": False,
 }
 IDEMPOTENCY_KEY: dict[str, Any] = {"type": "string", "minLength": 1, "maxLength": MAX_KEY_LENGTH}
+LIMIT: dict[str, Any] = {"type": "integer", "minimum": 1, "maximum": MAX_INT}
+# run-due adds leases to its clock, so the clock it is given must leave room for them.
+RUN_DUE_NOW: dict[str, Any] = {
+    "oneOf": [
+        {"type": "string", "format": "date-time", "description": "ISO 8601, before 9999-12-01"},
+        {"type": "integer", "minimum": 0, "maximum": to_ms(LATEST_NOW) - 1, "description": "epoch milliseconds"},
+    ]
+}
 CLAIM_TTL_MS: dict[str, Any] = {"type": "integer", "minimum": 1, "maximum": MAX_TTL_MS}
 
 ERROR_CODES = {
@@ -184,11 +195,18 @@ ERROR_CODES = {
 }
 
 
-CLOSED_REQUESTS = ("JobCreateRequest", "PatchedJobPatchRequest", "RunDueRequestRequest")
+CLOSED_REQUESTS = ("JobCreateRequest", "PatchedJobPatchRequest", "RunDueRequest")
 
 
 def close_request_bodies(result: dict[str, Any], generator: Any, request: Any, public: bool) -> dict[str, Any]:
-    """Unknown keys are refused (``unsupported_*_key``), so the request bodies say so."""
+    """Unknown keys are refused (``unsupported_*_key``), so the request bodies say so.
+
+    And the ``target_type`` filter lists the types this project registered, known only now.
+    """
+    for operation in result.get("paths", {}).values():
+        for parameter in operation.get("get", {}).get("parameters", []):
+            if parameter["name"] == "target_type":
+                parameter["schema"]["enum"] = [*targets.types(), ""]
     schemas = result.get("components", {}).get("schemas", {})
     for name in CLOSED_REQUESTS:
         if name in schemas:
@@ -197,7 +215,14 @@ def close_request_bodies(result: dict[str, Any], generator: Any, request: Any, p
 
 
 class RoutinesAutoSchema(AutoSchema):
-    """Adds the error responses every operation can give, in the one error shape."""
+    """Adds the error responses every operation can give, in the one error shape.
+
+    Docstrings are written for developers, so an operation's description is only what its
+    ``extend_schema`` says, never a view's docstring.
+    """
+
+    def get_description(self) -> str:  # type: ignore[override]  # drf-spectacular narrows it so
+        return ""
 
     def _get_response_bodies(self, direction: Literal["request", "response"] = "response") -> dict[str, Any]:
         responses = super()._get_response_bodies(direction)
@@ -209,3 +234,45 @@ class RoutinesAutoSchema(AutoSchema):
                 body["description"] = description
                 responses[code] = body
         return responses
+
+
+# Query parameters, documented with what the filters accept (django-filter would say "string").
+# An empty value is the same as leaving the parameter out: filter forms send every field.
+EMPTY: dict[str, Any] = {"type": "string", "enum": [""], "description": "the same as leaving it out"}
+FILTER_TEXT: dict[str, Any] = {"type": "string", "maxLength": MAX_KEY_LENGTH, "pattern": "^[^\\x00]*$"}
+
+
+def query_parameter(name: str, schema: dict[str, Any], description: str) -> OpenApiParameter:
+    return OpenApiParameter(name, schema, OpenApiParameter.QUERY, description=description)
+
+
+def time_parameter(name: str, description: str) -> OpenApiParameter:
+    return query_parameter(name, {"oneOf": [*TIME["oneOf"], EMPTY]}, description)
+
+
+def text_parameter(name: str, description: str) -> OpenApiParameter:
+    return query_parameter(name, FILTER_TEXT, description)
+
+
+def bool_parameter(name: str, description: str) -> OpenApiParameter:
+    return query_parameter(name, {"oneOf": [{"type": "boolean"}, EMPTY]}, description)
+
+
+def choice_parameter(name: str, choices: tuple[str, ...], description: str) -> OpenApiParameter:
+    return query_parameter(name, {"type": "string", "enum": [*choices, ""]}, description)
+
+
+JOB_FILTERS = [
+    text_parameter("job_id", "exact job id"),
+    choice_parameter("schedule_type", SCHEDULE_TYPES, "once, interval or cron"),
+    choice_parameter("target_type", BUILTIN_TARGETS, "a built-in or registered target type"),
+    time_parameter("due_before", "jobs due at or before this time (ISO 8601 or epoch ms)"),
+]
+RUN_FILTERS = [text_parameter("job_id", "exact job id"), bool_parameter("manual", "manual runs only, or none")]
+EVENT_FILTERS = [
+    text_parameter("job_id", "exact job id"),
+    text_parameter("run_id", "exact run id"),
+    text_parameter("event_type", "exact type, e.g. routine_run_finished"),
+    time_parameter("created_after", "events written after this time (ISO 8601 or epoch ms)"),
+    time_parameter("created_before", "events written at or before this time (ISO 8601 or epoch ms)"),
+]

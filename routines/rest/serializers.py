@@ -145,6 +145,15 @@ class RunSerializer(Serializer):
     finished_at = UTCDateTimeField(allow_null=True)
 
 
+class EventSerializer(Serializer):
+    id = serializers.IntegerField(help_text="increasing in the order the events were written")
+    event_type = serializers.CharField(help_text="e.g. routine_created, routine_run_started, routine_slot_late")
+    job_id = serializers.CharField()
+    run_id = serializers.CharField(allow_null=True)
+    payload = ObjectField()
+    created_at = UTCDateTimeField()
+
+
 class DueResultSerializer(Serializer):
     job_id = serializers.CharField()
     slot_at = UTCDateTimeField(allow_null=True)
@@ -229,21 +238,33 @@ class JobCreateSerializer(JobPatchSerializer):
     target = TargetField()
 
 
-@extend_schema_field({"type": "string", "minLength": 1, "maxLength": 200})
+@extend_schema_field({"type": "string", "minLength": 1, "maxLength": 200, "nullable": True})
 class RunnerIdField(AnyJSONField):
     pass
 
 
-@extend_schema_field(schema.CLAIM_TTL_MS)
+@extend_schema_field({**schema.CLAIM_TTL_MS, "nullable": True})
 class ClaimTTLField(AnyJSONField):
     pass
 
 
-class RunDueRequestSerializer(Serializer):
-    limit = serializers.IntegerField(required=False, min_value=1)
-    now = TimeInputField(required=False)
-    runner_id = RunnerIdField(required=False)
-    claim_ttl_ms = ClaimTTLField(required=False)
+@extend_schema_field({**schema.LIMIT, "nullable": True})
+class LimitField(AnyJSONField):
+    pass
+
+
+@extend_schema_field({**schema.RUN_DUE_NOW, "nullable": True})
+class RunDueNowField(AnyJSONField):
+    pass
+
+
+class RunDueSerializer(Serializer):
+    """Options of one run: leave a key out, or set it to null, for its default."""
+
+    limit = LimitField(required=False, allow_null=True, help_text="claim at most this many jobs")
+    now = RunDueNowField(required=False, allow_null=True, help_text="the clock to go by; default the database's")
+    runner_id = RunnerIdField(required=False, allow_null=True)
+    claim_ttl_ms = ClaimTTLField(required=False, allow_null=True)
 
 
 class LateJobSerializer(Serializer):

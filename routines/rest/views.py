@@ -1,39 +1,40 @@
-"""Thin DRF views over ``routines.api`` (SPEC §7): parse, call the API, serialize.
+"""Thin DRF views over ``routines.api``: parse, call the API, serialize.
 
 Everything a project would otherwise put in ``REST_FRAMEWORK`` (exception handler, parser,
-renderer, schema class, permissions) is set on the views, so mounting the URLs is enough.
+renderers, schema class, permissions) is set on the views, so mounting the URLs is enough.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
-from django.urls import include, path
-from drf_spectacular.utils import OpenApiParameter, OpenApiTypes, extend_schema
-from drf_spectacular.views import SpectacularAPIView
+from django.db.models import QuerySet
+from django.urls import URLPattern, URLResolver
+from django.utils.translation import gettext as _
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status, viewsets
 from rest_framework.decorators import action
-from rest_framework.pagination import LimitOffsetPagination
-from rest_framework.permissions import BasePermission
-from rest_framework.renderers import JSONRenderer
+from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.schemas.inspectors import ViewInspector
 from rest_framework.views import APIView
 
 from routines import api
 from routines.exceptions import InvalidInput
-from routines.models import Job, Run
+from routines.models import Event, Job, Run
 
 from . import serializers as s
-from .exceptions import exception_handler
-from .filters import FilterBackend, JobFilterSet, RunFilterSet, bool_param, int_param
+from .access import RoutinesAccess
+from .bases import Serializer
+from .filters import EventFilterSet, FilterBackend, JobFilterSet, RunFilterSet, bool_param, int_param
+from .pagination import DUE_DEFAULT_LIMIT, MAX_LIMIT, Pagination, bounded_int
 from .parsers import JSONParser, check_content_length
-from .permissions import configured_permissions
-from .schema import RoutinesAutoSchema
+from .renderers import BrowsableRenderer
+from .schema import EVENT_FILTERS, JOB_FILTERS, LIMIT, RUN_FILTERS, RoutinesAutoSchema, bool_parameter, time_parameter
 
-# Offsets beyond this would overflow the databases' 64-bit OFFSET; nothing lies there anyway.
-MAX_OFFSET = 10**15
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 def actor(request: Request) -> str | None:
@@ -55,31 +56,11 @@ def optional_body(request: Request) -> dict[str, Any]:
     return data
 
 
-class Pagination(LimitOffsetPagination):
-    default_limit = 50
-    max_limit = 1000
-
-    def get_offset(self, request: Request) -> int:
-        return min(super().get_offset(request), MAX_OFFSET)
-
-
-class RoutinesAccess:
-    """Who may call, and how a refusal or error reads: the same for every view, the schema's too."""
-
-    def get_permissions(self) -> list[BasePermission]:
-        return configured_permissions()
-
-    def get_exception_handler(self) -> Any:
-        return exception_handler
-
-    def get_authenticate_header(self, request: Request) -> str | None:
-        return None  # SPEC §7: a missing login is 403 not_authenticated, not a 401 challenge
-
-
 class RoutinesView(RoutinesAccess, APIView):
     parser_classes = [JSONParser]
-    renderer_classes = [JSONRenderer]
-    schema = RoutinesAutoSchema()
+    # JSON unless a browser asks for text/html; then DRF's browsable pages, over the same views.
+    renderer_classes: Sequence[type[BaseRenderer]] = [JSONRenderer, BrowsableRenderer]
+    schema: ViewInspector | None = RoutinesAutoSchema()
 
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
         super().initial(request, *args, **kwargs)
@@ -87,40 +68,45 @@ class RoutinesView(RoutinesAccess, APIView):
             check_content_length(request.META)
 
 
-def _paginated(view: Any, request: Request, queryset: Any, serializer: type) -> Response:
-    page = view.paginator.paginate_queryset(queryset, request, view=view)
-    return view.paginator.get_paginated_response(serializer(page, many=True).data)
+class RoutinesViewSet(RoutinesView, viewsets.GenericViewSet):  # type: ignore[type-arg]
+    lookup_value_regex = "[^/]+"
+    pagination_class = Pagination
+    filter_backends = [FilterBackend]
+
+    def paginated(self, queryset: QuerySet[Any], serializer: type[Serializer]) -> Response:
+        page = self.paginate_queryset(queryset)
+        return self.get_paginated_response(serializer(page, many=True).data)
 
 
-_F = TypeVar("_F", bound=Callable[..., Any])
-
-
-def doc(**kwargs: Any) -> Callable[[_F], _F]:
+def doc(**kwargs: Any) -> Callable[[F], F]:
     """``extend_schema`` based on our AutoSchema; it would otherwise subclass DRF's default one."""
 
-    def decorate(f: Any) -> Any:
-        f.schema = RoutinesAutoSchema
-        return extend_schema(**kwargs)(f)
+    def decorate(f: F) -> F:
+        f.schema = RoutinesAutoSchema  # type: ignore[attr-defined]
+        decorated: F = extend_schema(**kwargs)(f)
+        return decorated
 
     return decorate
 
 
 NO_BODY = doc(request=None)
+DUE_LIMIT = OpenApiParameter(
+    "limit",
+    {**LIMIT, "maximum": MAX_LIMIT, "default": DUE_DEFAULT_LIMIT},
+    description=f"at most this many (1 to {MAX_LIMIT}, default {DUE_DEFAULT_LIMIT})",
+)
 
 
-class JobViewSet(RoutinesView, viewsets.GenericViewSet):
+class JobViewSet(RoutinesViewSet):
     queryset = Job.objects.none()
     serializer_class = s.JobSerializer
     lookup_field = "job_id"
-    lookup_value_regex = "[^/]+"
-    pagination_class = Pagination
-    filter_backends = [FilterBackend]
     filterset_class = JobFilterSet
     http_method_names = ["get", "post", "patch", "delete", "head", "options"]
 
-    @doc(summary="List jobs, newest update first")
+    @doc(summary="List jobs, newest update first", parameters=JOB_FILTERS)
     def list(self, request: Request) -> Response:
-        return _paginated(self, request, self.filter_queryset(Job.objects.none()), s.JobSerializer)
+        return self.paginated(self.filter_queryset(Job.objects.none()), s.JobSerializer)
 
     @doc(
         summary="Create a job (200 with the existing job when its idempotency_key exists)",
@@ -147,20 +133,18 @@ class JobViewSet(RoutinesView, viewsets.GenericViewSet):
     @doc(
         summary="Due jobs, earliest first (a plain list)",
         parameters=[
-            OpenApiParameter("at", OpenApiTypes.STR, description="ISO 8601 or epoch ms; default now"),
-            OpenApiParameter("limit", OpenApiTypes.INT, description="at most this many"),
-            OpenApiParameter("include_claimed", OpenApiTypes.BOOL, description="also running jobs"),
+            time_parameter("at", "due at this time (ISO 8601 or epoch ms); default now"),
+            DUE_LIMIT,
+            bool_parameter("include_claimed", "also running jobs"),
         ],
         responses=s.JobSerializer(many=True),
     )
     @action(detail=False, methods=["get"], url_path="due", filter_backends=[], pagination_class=None)
     def due(self, request: Request) -> Response:
         params = request.query_params
-        data: dict[str, Any] = {}
+        data: dict[str, Any] = {"limit": bounded_int(request, "limit", DUE_DEFAULT_LIMIT, 1, MAX_LIMIT)}
         if params.get("at"):
             data["at"] = int_param(params["at"])
-        if params.get("limit"):
-            data["limit"] = int_param(params["limit"])
         if params.get("include_claimed"):
             data["include_claimed"] = bool_param(params["include_claimed"])
         return Response(s.JobSerializer(api.due_jobs(data), many=True).data)
@@ -201,34 +185,43 @@ class JobViewSet(RoutinesView, viewsets.GenericViewSet):
             runs = Run.objects.none()
         if not runs.exists():
             api.get(job_id)  # 404 for an id with neither a job nor history; a deleted job's runs remain
-        return _paginated(self, request, runs, s.RunSerializer)
+        return self.paginated(runs, s.RunSerializer)
 
 
-class RunViewSet(RoutinesView, viewsets.GenericViewSet):
+class RunViewSet(RoutinesViewSet):
     queryset = Run.objects.none()
     serializer_class = s.RunSerializer
     lookup_field = "run_id"
-    lookup_value_regex = "[^/]+"
-    pagination_class = Pagination
-    filter_backends = [FilterBackend]
     filterset_class = RunFilterSet
 
-    @doc(summary="Run history, newest first")
+    @doc(summary="Run history, newest first", parameters=RUN_FILTERS)
     def list(self, request: Request) -> Response:
-        return _paginated(self, request, self.filter_queryset(Run.objects.none()), s.RunSerializer)
+        return self.paginated(self.filter_queryset(Run.objects.none()), s.RunSerializer)
 
     @doc(summary="One run")
     def retrieve(self, request: Request, run_id: str) -> Response:
         return Response(s.run_data(api.get_run(run_id)))
 
 
+class EventViewSet(RoutinesViewSet):
+    queryset = Event.objects.none()
+    serializer_class = s.EventSerializer
+    filterset_class = EventFilterSet
+
+    @doc(summary="The journal of job and run events, newest first", parameters=EVENT_FILTERS)
+    def list(self, request: Request) -> Response:
+        return self.paginated(self.filter_queryset(Event.objects.none()), s.EventSerializer)
+
+
 class RunDueView(RoutinesView):
     @doc(
         summary="Run what is due (for HTTP-triggered cron)",
-        request=s.RunDueRequestSerializer,
+        request=s.RunDueSerializer,
         responses={200: s.RunDueResponseSerializer},
     )
     def post(self, request: Request) -> Response:
+        if request.data is None:  # an explicit JSON null; an empty body means the defaults
+            raise InvalidInput(_("the body must be a JSON object"), code="invalid_filter", field=None)
         results = api.run_due(request.data)
         body = [
             {"job_id": r.job_id, "slot_at": r.slot_at, "run_id": r.run.run_id, "status": r.status, "outcome": r.outcome}
@@ -237,41 +230,20 @@ class RunDueView(RoutinesView):
         return Response({"results": s.DueResultSerializer(body, many=True).data})
 
 
-SCHEMA_SETTINGS = {
-    "TITLE": "routines",
-    "DESCRIPTION": "Durable delayed and recurring jobs. Errors: {error, detail, field}.",
-    "VERSION": "1",
-    "COMPONENT_SPLIT_REQUEST": True,
-    "POSTPROCESSING_HOOKS": [
-        "drf_spectacular.hooks.postprocess_schema_enums",
-        "routines.rest.schema.close_request_bodies",
-    ],
-    "ENUM_NAME_OVERRIDES": {
-        "JobStateEnum": "routines.states.STATES",
-        "EditableStateEnum": ["active", "paused"],
-        "RunStatusEnum": "routines.states.RUN_STATUSES",
-    },
-}
+def listed_route(pattern: URLPattern | URLResolver) -> str | None:
+    """The route of a URL without parameters (``jobs/``, ``run-due/``), or None."""
+    route = str(pattern.pattern).lstrip("^").removesuffix("$")
+    if not isinstance(pattern, URLPattern) or "<" in route or "(" in route or "\\" in route or not route:
+        return None
+    return route
 
 
-class SchemaView(RoutinesAccess, SpectacularAPIView):
-    """The OpenAPI 3 document of the routines URLs, at whatever prefix they are mounted.
+class ApiRootView(RoutinesView):
+    """What is mounted here: each endpoint without parameters by its path, with its absolute URL."""
 
-    Behind the API's permissions (staff by default, SPEC §7), and its errors are the API's JSON
-    errors rather than YAML, whichever format was asked for.
-    """
+    schema = None  # not an operation of the API it lists
+    listed: Sequence[URLPattern | URLResolver] = ()  # given by the URL configuration
 
-    custom_settings = SCHEMA_SETTINGS
-    schema = RoutinesAutoSchema()
-    api_patterns: list[Any] = []  # the documented URLs, given by the URL configuration
-
-    def handle_exception(self, exc: Exception) -> Response:
-        response = super().handle_exception(exc)
-        self.request.accepted_renderer, self.request.accepted_media_type = JSONRenderer(), "application/json"
-        return response
-
-    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        prefix = request.path_info.lstrip("/")
-        prefix = prefix[: -len("schema/")] if prefix.endswith("schema/") else ""
-        self.patterns = [path(prefix, include(self.api_patterns))]
-        return super().get(request, *args, **kwargs)
+    def get(self, request: Request) -> Response:
+        routes = [route for route in map(listed_route, self.listed) if route is not None]
+        return Response({route.rstrip("/"): request.build_absolute_uri(request.path + route) for route in routes})

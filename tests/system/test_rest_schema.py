@@ -8,6 +8,7 @@ non-5xx and conform to the schema (status code, content type, body).
 from __future__ import annotations
 
 import base64
+import json
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -65,6 +66,7 @@ def test_schema_is_served_without_settings(served: dict[str, Any], settings: Any
         "/api/routines/metrics/",
         "/api/routines/pause-all/",
         "/api/routines/resume-all/",
+        "/api/routines/events/",
     }
     assert set(served["paths"]["/api/routines/jobs/{job_id}/"]) >= {"get", "patch", "delete"}
     assert "put" not in served["paths"]["/api/routines/jobs/{job_id}/"]
@@ -89,8 +91,48 @@ def test_filters_and_pagination_are_documented(served: dict[str, Any]) -> None:
     assert params == {"job_id", "status", "manual", "limit", "offset"}
     due = {p["name"] for p in served["paths"]["/api/routines/jobs/due/"]["get"]["parameters"]}
     assert due == {"at", "limit", "include_claimed"}
+    params = {p["name"] for p in served["paths"]["/api/routines/events/"]["get"]["parameters"]}
+    assert params == {"job_id", "run_id", "event_type", "created_after", "created_before", "limit", "offset"}
     page = served["components"]["schemas"]["PaginatedJobList"]
     assert set(page["properties"]) == {"count", "next", "previous", "results"}
+
+
+def test_limits_are_documented_with_their_bounds(served: dict[str, Any]) -> None:
+    for endpoint in ("jobs/", "runs/", "events/", "jobs/due/", "jobs/{job_id}/runs/"):
+        operation = served["paths"]["/api/routines/" + endpoint]["get"]
+        limit = next(p for p in operation["parameters"] if p["name"] == "limit")
+        assert (limit["schema"]["minimum"], limit["schema"]["maximum"]) == (1, 1000), endpoint
+    due = next(p for p in served["paths"]["/api/routines/jobs/due/"]["get"]["parameters"] if p["name"] == "limit")
+    assert due["schema"]["default"] == 100
+
+
+def test_run_due_body_is_one_closed_component_taking_nulls(served: dict[str, Any]) -> None:
+    schemas = served["components"]["schemas"]
+    assert "RunDueRequestRequest" not in schemas
+    body = schemas["RunDueRequest"]
+    assert body["additionalProperties"] is False
+    assert all(body["properties"][key].get("nullable") for key in ("limit", "now", "runner_id", "claim_ttl_ms"))
+
+
+def test_target_type_is_open_to_registered_types(served: dict[str, Any]) -> None:
+    """Any string is a type as far as the schema goes: an unknown one is refused by validation (400)."""
+    for name in ("JobCreateRequest", "Job"):
+        registered = served["components"]["schemas"][name]["properties"]["target"]["oneOf"][-1]
+        assert registered["properties"]["type"]["type"] == "string"
+        assert "enum" not in registered["properties"]["type"]
+
+
+def test_descriptions_speak_to_users(served: dict[str, Any]) -> None:
+    text = json.dumps(served)
+    for internal in ("SPEC", "§", "``", "routines.api", "docstring", "Thin DRF", "queryset"):
+        assert internal not in text, internal
+
+
+@pytest.mark.django_db
+def test_unknown_target_type_is_a_400(admin_client: Client) -> None:
+    body = {"schedule": {"type": "once", "at": "2030-01-01T00:00:00Z"}, "target": {"type": "nope"}}
+    r = admin_client.post("/api/routines/jobs/", json.dumps(body), content_type="application/json")
+    assert r.status_code == 400 and r.json()["field"] == "target"
 
 
 def test_errors_are_documented_in_one_shape(served: dict[str, Any]) -> None:
@@ -175,7 +217,7 @@ def test_api_conforms_to_its_schema(api_schema: Any) -> None:
     pytest 9 yet, so hypothesis drives its strategies directly.
     """
     operations = [result.ok() for result in api_schema.get_all_operations()]
-    assert len(operations) == 19
+    assert len(operations) == 20
     for operation in operations:
         passes: list[tuple[str, dict[str, str] | None]] = [("positive", None), ("negative", None)]
         if "{job_id}" in operation.path:
