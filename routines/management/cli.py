@@ -17,7 +17,7 @@ from django.core.management.base import CommandError
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from routines.exceptions import InvalidInput, NotFound, PolicyDenied, RoutineError
+from routines.exceptions import InvalidInput, PolicyDenied, RoutineError
 from routines.records import jsonable
 from routines.times import coerce_time
 
@@ -80,14 +80,11 @@ def compact(value: Any) -> str:
     return json.dumps(jsonable(value), sort_keys=True, default=str, ensure_ascii=False)
 
 
-def error(exc: RoutineError, name: str | None = None) -> CommandError:
-    """One line naming what was wrong: the flag or argument the user typed, else the input's field."""
+def error(exc: RoutineError, about: str | None = None) -> CommandError:
+    """One line naming what was wrong: the input's field, else what the command was about (``job_id``)."""
     if isinstance(exc, PolicyDenied):
         return CommandError(f"policy: {exc.detail}")
-    if isinstance(exc, NotFound) and name == "job_id":
-        return CommandError(f"job_id: {exc.detail}")
-    field = name or exc.field or "input"
-    return CommandError(f"{field}: {exc.detail}")
+    return CommandError(f"{exc.field or about or 'input'}: {exc.detail}")
 
 
 def parse_time(flag: str, text: str) -> datetime:

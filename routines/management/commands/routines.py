@@ -123,7 +123,7 @@ class Command(OneLineCommand):
         try:
             action(options)
         except RoutineError as exc:
-            raise cli.error(exc) from None
+            raise cli.error(exc, "job_id" if "job_id" in options else None) from None
 
     def emit(self, options: dict[str, Any], document: Any, human: str) -> None:
         self.stdout.write(json.dumps(document, ensure_ascii=False) if options["json"] else human)
@@ -139,7 +139,7 @@ class Command(OneLineCommand):
         self.emit(options, [job_record(j) for j in jobs], cli.jobs_table(jobs) if jobs else _("no jobs"))
 
     def do_show(self, options: dict[str, Any]) -> None:
-        job = self.get(options["job_id"])
+        job = api.get(options["job_id"])
         runs = list(api.filter_runs({"job_id": job.job_id})[:5])
         self.emit(options, job_record(job), cli.job_detail(job, runs))
 
@@ -185,7 +185,6 @@ class Command(OneLineCommand):
             raise CommandError("; ".join(failures))
 
     def do_run_now(self, options: dict[str, Any]) -> None:
-        self.get(options["job_id"])
         run = api.run_now(options["job_id"], actor=cli.actor())
         self.emit(options, run_record(run), cli.run_summary(run))
 
@@ -195,11 +194,3 @@ class Command(OneLineCommand):
         verb = _("created") if created else _("exists")
         human = f"{verb} {job.job_id} ({job.state}, {_('next run')} {cli.when(job.next_run_at)})"
         self.emit(options, job_record(job), human)
-
-    # ---------------------------------------------------------------------------------------------
-
-    def get(self, job_id: str) -> Any:
-        try:
-            return api.get(job_id)
-        except RoutineError as exc:
-            raise cli.error(exc, "job_id") from None
