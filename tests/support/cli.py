@@ -48,12 +48,14 @@ def child_env() -> dict[str, str]:
     }
 
 
-def routines_process(*args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
+def routines_process(
+    *args: str, stdin: str = "", env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     """``python -m django routines ARGS`` as a real process on the test database."""
     return subprocess.run(
         [sys.executable, "-m", "django", "routines", *args],
         cwd=ROOT,
-        env=child_env(),
+        env={**child_env(), **(env or {})},
         input=stdin,
         capture_output=True,
         text=True,
