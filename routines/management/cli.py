@@ -17,9 +17,11 @@ from django.core.management.base import CommandError
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from routines import api
+from routines.clock import db_now
 from routines.exceptions import InvalidInput, PolicyDenied, RoutineError
 from routines.records import jsonable
-from routines.times import coerce_time
+from routines.times import coerce_time, to_ms
 
 TIME_FORMAT = "%Y-%m-%d %H:%M:%S %Z"
 NONE = "-"
@@ -177,3 +179,23 @@ def run_summary(run: Any) -> str:
     """``run-now``: the run and how it ended, with its result or error."""
     outcome = compact(run.error) if run.status == "failed" else compact(run.result)
     return f"{run.run_id} {run.job_id} {run.status}: {outcome}"
+
+
+def seen_late() -> tuple[datetime, list[Any]]:
+    """The late jobs now, through ``api.late_jobs``, which also journals each late slot seen first."""
+    late_jobs = getattr(api, "late_jobs", None)
+    if late_jobs is None:  # a routines without late detection
+        raise CommandError(_("late detection is not available in this version of routines"))
+    at = db_now()
+    return at, list(late_jobs(at))
+
+
+def late_by_ms(job: Any, at: datetime) -> int:
+    """How long ago the job should have run: since its due time, or since a running job's lease expired."""
+    due = job.lease_expires_at if job.state == "running" else job.next_run_at
+    return max(0, to_ms(at) - to_ms(due or at))
+
+
+def late_table(jobs: Sequence[Any], at: datetime) -> str:
+    rows = [(job.job_id, job.state, when(job.next_run_at), duration(late_by_ms(job, at))) for job in jobs]
+    return table([_("JOB_ID"), _("STATE"), _("NEXT RUN"), _("LATE BY")], rows)

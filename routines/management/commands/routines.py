@@ -23,7 +23,7 @@ from routines.management import cli
 from routines.management.base import OneLineCommand
 from routines.records import job_record, run_record
 from routines.states import STATES
-from routines.times import iso
+from routines.times import iso, parse_duration_ms
 
 DEFAULT_LIMIT = 100
 EXIT_ERROR = 1
@@ -36,6 +36,13 @@ class Parser(CommandParser):
 
     def error(self, message: str) -> Any:
         raise CommandError(f"{message} (see {self.prog} --help)")
+
+
+def duration_ms(text: str) -> int:
+    try:
+        return parse_duration_ms(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def positive_int(text: str) -> int:
@@ -86,6 +93,7 @@ class Command(OneLineCommand):
             help=_("at most N jobs (default: %(default)s)"),
         )
         command("next-due", _("Print when the next job falls due."))
+        command("late", _("List the late jobs (due longer ago than their late_after_ms) and journal them."))
         for name, text in (
             ("pause", _("Pause jobs: they keep their schedule but do not run until resumed.")),
             ("resume", _("Resume paused jobs.")),
@@ -96,6 +104,13 @@ class Command(OneLineCommand):
         p.add_argument("job_id", help=_("the job's id"))
         p = command("create", _("Create a job from a JSON job input (the keys of the Python API and REST API)."))
         p.add_argument("--file", metavar="PATH", help=_("read the JSON from this file (default: standard input)"))
+        p = command("check", _("Exit 0 when no job is late, 2 when one is, 1 on error: for cron monitors and probes."))
+        p.add_argument(
+            "--max-late",
+            type=duration_ms,
+            metavar="DURATION",
+            help=_("only count jobs late by more than this, like 90s, 5m, 2h, 1d or milliseconds (default: 0)"),
+        )
 
     def run_from_argv(self, argv: list[str]) -> None:
         """Like Django's, but every error is ``routines: error: …`` and the exit status is this command's."""
@@ -194,3 +209,33 @@ class Command(OneLineCommand):
         verb = _("created") if created else _("exists")
         human = f"{verb} {job.job_id} ({job.state}, {_('next run')} {cli.when(job.next_run_at)})"
         self.emit(options, job_record(job), human)
+
+    # Lateness ------------------------------------------------------------------------------------
+
+    def do_late(self, options: dict[str, Any]) -> None:
+        at, jobs = cli.seen_late()
+        self.emit(options, [job_record(j) for j in jobs], cli.late_table(jobs, at) if jobs else _("nothing is late"))
+
+    def do_check(self, options: dict[str, Any]) -> None:
+        at, jobs = cli.seen_late()
+        threshold = options["max_late"] or 0
+        late = [j for j in jobs if cli.late_by_ms(j, at) > threshold]
+        due = api.due_jobs({"at": at}).count()
+        document = {
+            "status": "late" if late else "ok",
+            "due": due,
+            "late": len(late),
+            "late_jobs": [
+                {"job_id": j.job_id, "next_run_at": iso(j.next_run_at), "late_by_ms": cli.late_by_ms(j, at)}
+                for j in late[:100]
+            ],
+        }
+        if late:
+            human = _("late: %(n)d job(s) late: %(ids)s") % {
+                "n": len(late),
+                "ids": ", ".join(j.job_id for j in late[:10]),
+            }
+        else:
+            human = _("ok: nothing is late (%(due)d due)") % {"due": due}
+        self.emit(options, document, human)
+        self.exit_code = EXIT_LATE if late else 0
