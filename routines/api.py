@@ -18,7 +18,8 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from . import creation, policy, schedules, validation
+from . import creation, late, policy, schedules, validation
+from .clock import db_now
 from .creation import create_many, normalize
 from .exceptions import AlreadyExists, JobBusy, JobTerminal, NotFound
 from .journal import acting_as, announce, event
@@ -44,6 +45,7 @@ __all__ = [
     "filter_runs",
     "get",
     "get_run",
+    "late_jobs",
     "list",
     "list_due",
     "next_due_at",
@@ -242,6 +244,20 @@ def list(filter: Mapping[str, Any] | None = None) -> builtins.list[Job]:  # noqa
 
 
 due = list_due
+
+
+# Monitoring ------------------------------------------------------------------------------------
+
+
+def late_jobs(at: datetime | None = None) -> builtins.list[Job]:
+    """Jobs that should be running and are not: due (or their lease expired) more than their
+    ``late_after_ms`` ago. Each late slot seen for the first time is journalled as
+    ``routine_slot_late`` and sent as ``routines.signals.job_late``, whoever looks first."""
+    tz = timezone.get_current_timezone()
+    when = db_now() if at is None else validation.time_value(at, "at", "invalid_filter", tz)
+    jobs = late.late_jobs(when)
+    late.note_late(jobs, when)
+    return jobs
 
 
 # Execute ---------------------------------------------------------------------------------------

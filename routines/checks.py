@@ -99,6 +99,8 @@ def _value_problem(key: str, value: Any) -> str | None:
         return "must not be negative"
     if key == "LOOP_MAX_WAIT_SECONDS" and not 0 < value <= MAX_LOOP_WAIT_SECONDS:
         return f"must be more than 0 and at most {MAX_LOOP_WAIT_SECONDS} seconds"
+    if key == "LATE_AFTER_MS" and value is not None and not MIN_TIMEOUT_MS <= value <= MAX_TIMEOUT_MS:
+        return f"must be None or a number of milliseconds from {MIN_TIMEOUT_MS} to {MAX_TIMEOUT_MS}"
     if key == "DEFAULT_TIMEOUT_MS" and value is not None and not MIN_TIMEOUT_MS <= value <= MAX_TIMEOUT_MS:
         return f"must be None or a number of milliseconds from {MIN_TIMEOUT_MS} to {MAX_TIMEOUT_MS}"
     if key in DURATIONS:

@@ -21,6 +21,8 @@ DEFAULTS: dict[str, tuple[Any, tuple[type, ...]]] = {
     "LOOP_MAX_WAIT_SECONDS": (60.0, (int, float)),
     "DEFAULT_TIMEOUT_MS": (None, (int, type(None))),
     "MAX_RESULT_BYTES": (1024 * 1024, (int,)),
+    # Monitoring: how long past its due time a job counts as late (None: never)
+    "LATE_AFTER_MS": (300_000, (int, type(None))),
     # Targets
     "TARGETS": ({}, (dict,)),
     "CALLABLE_ALLOWLIST": ([], (list, tuple)),
@@ -33,6 +35,8 @@ DEFAULTS: dict[str, tuple[Any, tuple[type, ...]]] = {
     # REST API
     "API_PERMISSION_CLASSES": (["rest_framework.permissions.IsAdminUser"], (list, tuple)),
     "MAX_PAYLOAD_BYTES": (256 * 1024, (int,)),
+    "HEALTH_PERMISSION_CLASSES": (["rest_framework.permissions.AllowAny"], (list, tuple)),
+    "METRICS_PERMISSION_CLASSES": (["rest_framework.permissions.IsAdminUser"], (list, tuple)),
     # Pruning
     "PRUNE_RUNS_OLDER_THAN": ("30d", (str,)),
     "PRUNE_EVENTS_OLDER_THAN": ("90d", (str,)),
@@ -40,7 +44,7 @@ DEFAULTS: dict[str, tuple[Any, tuple[type, ...]]] = {
     "PRUNE_BATCH_SIZE": (1000, (int,)),
 }
 IMPORT_STRINGS = ("SESSION_BACKEND", "POLICY")
-IMPORT_STRING_LISTS = ("API_PERMISSION_CLASSES",)
+IMPORT_STRING_LISTS = ("API_PERMISSION_CLASSES", "HEALTH_PERMISSION_CLASSES", "METRICS_PERMISSION_CLASSES")
 POSITIVE = (
     "CLAIM_TTL_MS",
     "BATCH_SIZE",

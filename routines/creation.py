@@ -36,7 +36,12 @@ def normalize(raw: object, *, patch: bool = False, now: datetime | None = None) 
     }
     if patch:
         return validation.normalize_patch(raw, **options)
-    return validation.normalize_job(raw, **options, default_timeout_ms=routines_settings.DEFAULT_TIMEOUT_MS)
+    return validation.normalize_job(
+        raw,
+        **options,
+        default_timeout_ms=routines_settings.DEFAULT_TIMEOUT_MS,
+        default_late_after_ms=routines_settings.LATE_AFTER_MS,
+    )
 
 
 def create_or_get(job_input: Mapping[str, Any]) -> tuple[Job, bool]:
@@ -160,6 +165,7 @@ def _normalizer(now: datetime) -> Callable[[object], dict[str, Any]]:
     tz = timezone.get_current_timezone()
     max_bytes = routines_settings.MAX_PAYLOAD_BYTES
     default_timeout = routines_settings.DEFAULT_TIMEOUT_MS
+    default_late = routines_settings.LATE_AFTER_MS
 
     def check(raw: object) -> dict[str, Any]:
         return validation.normalize_job(
@@ -169,6 +175,7 @@ def _normalizer(now: datetime) -> Callable[[object], dict[str, Any]]:
             validate_target=targets.validate,
             max_payload_bytes=max_bytes,
             default_timeout_ms=default_timeout,
+            default_late_after_ms=default_late,
         )
 
     return check

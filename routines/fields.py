@@ -11,6 +11,7 @@ from datetime import datetime
 from typing import Any
 
 from django.db import models
+from django.db.models import DateTimeField, Func
 
 from .schedules import TIME_KEYS
 from .times import iso
@@ -49,3 +50,25 @@ def decode_times(value: Any) -> Any:
                 except ValueError:
                     pass
     return value
+
+
+class PlusMs(Func):
+    """``datetime_expression + ms_expression`` milliseconds, in each database's own date arithmetic.
+
+    Django's duration arithmetic does not take an integer column as the duration on SQLite and
+    MariaDB; this is the one place the three dialects are spelled out.
+    """
+
+    output_field = DateTimeField()
+    arity = 2
+
+    def as_sql(self, compiler: Any, connection: Any, **extra: Any) -> tuple[str, tuple[Any, ...]]:  # type: ignore[override]
+        at, at_params = compiler.compile(self.source_expressions[0])
+        ms, ms_params = compiler.compile(self.source_expressions[1])
+        if connection.vendor == "postgresql":
+            sql = f"({at} + ({ms}) * INTERVAL '1 millisecond')"
+        elif connection.vendor == "mysql":
+            sql = f"DATE_ADD({at}, INTERVAL ({ms}) * 1000 MICROSECOND)"
+        else:  # SQLite keeps datetimes as ISO text, which sorts as time does
+            sql = f"strftime('%%Y-%%m-%%d %%H:%%M:%%f', {at}, '+' || (({ms}) / 1000.0) || ' seconds')"
+        return sql, (*at_params, *ms_params)

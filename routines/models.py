@@ -7,14 +7,16 @@ Rows are written only through ``routines.api`` and the runner; nothing happens i
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.db import models
-from django.db.models import Q
+from django.db.models import Case, F, Q, When
 
-from .fields import ScheduleField, TimeJSONEncoder
+from .fields import PlusMs, ScheduleField, TimeJSONEncoder
 from .states import DUE_STATES, RUN_STATUSES, STATES
 from .times import EPOCH
+
+MIN_LATE_AFTER_MS = 1000  # the shortest late_after_ms a job may have
 
 
 class JobQuerySet(models.QuerySet["Job"]):
@@ -25,6 +27,26 @@ class JobQuerySet(models.QuerySet["Job"]):
 
     def lease_expired(self, at: datetime) -> JobQuerySet:
         return self.filter(state="running", lease_expires_at__lt=at)
+
+    def late(self, at: datetime) -> JobQuerySet:
+        """Jobs past their due time (or lease) by more than their ``late_after_ms`` at ``at``.
+
+        The (state, next_run_at) and lease indexes bound the rows read to those overdue by at least
+        the shortest allowed ``late_after_ms``; the per-job threshold is compared in the database.
+        """
+        floor = at - timedelta(milliseconds=MIN_LATE_AFTER_MS)
+        waiting = Q(state__in=DUE_STATES, next_run_at__lt=floor)
+        stuck = Q(state="running", lease_expires_at__lt=floor)
+        return (
+            self.filter(waiting | stuck, late_after_ms__isnull=False)
+            .alias(
+                late_at=PlusMs(
+                    Case(When(state="running", then=F("lease_expires_at")), default=F("next_run_at")),
+                    F("late_after_ms"),
+                )
+            )
+            .filter(late_at__lt=at)
+        )
 
     def due_or_rescuable(self, at: datetime) -> JobQuerySet:
         """What a ``run_due`` at ``at`` would execute: due jobs, and running jobs whose runner died."""
@@ -65,6 +87,10 @@ class Job(models.Model):
     completed_at = models.DateTimeField(null=True, blank=True)
     # How long the runner waits for the target; None waits for ever.
     timeout_ms = models.PositiveIntegerField(null=True, blank=True)
+    # How long past its due time the job counts as late; None: never. late_slot_at is the last
+    # slot seen late, so each late slot is journalled once whoever sees it.
+    late_after_ms = models.PositiveIntegerField(null=True, blank=True)
+    late_slot_at = models.DateTimeField(null=True, blank=True)
 
     objects = JobQuerySet.as_manager()
 

@@ -33,7 +33,7 @@ from typing import Any
 from django.db import connection, transaction
 from django.db.models import F
 
-from . import signals
+from . import late, signals
 from .clock import Clock
 from .conf import MAX_BATCH, routines_settings
 from .execution import close_run, default_runner_id, execute, new_run, new_run_id, overdue_jobs
@@ -136,6 +136,7 @@ class Runner:
 
     def run(self) -> list[DueResult]:
         results: list[DueResult] = []
+        late.note_late(late.late_jobs(self.clock.now, late.NOTE_BATCH), self.clock.now)
         self.rescue()
         # Inside a caller's transaction no other runner can see these claims until it commits,
         # and a second connection could only wait on that transaction's locks: no heartbeat.

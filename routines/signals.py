@@ -14,6 +14,8 @@ event_recorded = Signal()
 # kwargs: run (a Run row); run_started before the target executes, run_finished once it is recorded
 run_started = Signal()
 run_finished = Signal()
+# kwargs: job (a Job), slot_at, late_by_ms; once per late slot, after its routine_slot_late event is committed
+job_late = Signal()
 
 
 EVENT_LEVEL = logging.INFO  # the level of most events; failures and denials are warnings
@@ -33,4 +35,4 @@ def log_event(event: Any) -> None:
         )
 
 
-_WARN = {"routine_run_failed", "routine_lease_expired", "routine_policy_denied"}
+_WARN = {"routine_run_failed", "routine_lease_expired", "routine_policy_denied", "routine_slot_late"}

@@ -9,7 +9,16 @@ RUN_STATUSES = ("running", "completed", "failed", "cancelled")
 
 # What a job's creator says it is and does: the input keys after job_id, the admin's definition
 # fields, and what the runner needs to execute it.
-DEFINITION_FIELDS = ("schedule", "target", "payload", "metadata", "routing_policy", "retry_policy", "timeout_ms")
+DEFINITION_FIELDS = (
+    "schedule",
+    "target",
+    "payload",
+    "metadata",
+    "routing_policy",
+    "retry_policy",
+    "timeout_ms",
+    "late_after_ms",
+)
 # What the runner reads of a job to claim and execute it (a row as a dict, never a model instance).
 CLAIM_FIELDS = (
     "job_id",

@@ -46,6 +46,7 @@ def normalize_job(
     validate_target: TargetValidator,
     max_payload_bytes: int | None = None,
     default_timeout_ms: int | None = None,
+    default_late_after_ms: int | None = None,
 ) -> dict[str, Any]:
     """Return the full, normalised field set of a new job."""
     code = "invalid_job"
@@ -64,6 +65,7 @@ def normalize_job(
     out.setdefault("routing_policy", {})
     out.setdefault("retry_policy", dict(RETRY_DEFAULTS))
     out.setdefault("timeout_ms", default_timeout_ms)
+    out.setdefault("late_after_ms", default_late_after_ms)
     out.setdefault("idempotency_key", "routine:" + job_id)
     out.setdefault("state", "active")
     if "next_run_at" not in out:
@@ -113,6 +115,8 @@ def _fields(
         out["retry_policy"] = normalize_retry_policy(data["retry_policy"], code)
     if "timeout_ms" in data:
         out["timeout_ms"] = timeout_ms(data["timeout_ms"], code)
+    if "late_after_ms" in data:
+        out["late_after_ms"] = late_after_ms(data["late_after_ms"], code)
     if "idempotency_key" in data:
         key = data["idempotency_key"]
         if not isinstance(key, str) or not key.strip() or len(key) > MAX_KEY_LENGTH or not storable_text(key):
@@ -161,6 +165,19 @@ def normalize_retry_policy(raw: object, code: str) -> dict[str, int]:
                 )
             out[key] = value
     return out
+
+
+def late_after_ms(value: object, code: str) -> int | None:
+    """A job's ``late_after_ms``: None (never late) or whole milliseconds, one second at least."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or not MIN_TIMEOUT_MS <= value <= MAX_TIMEOUT_MS:
+        raise InvalidInput(
+            f"late_after_ms must be null or an integer from {MIN_TIMEOUT_MS} to {MAX_TIMEOUT_MS} (milliseconds)",
+            code=code,
+            field="late_after_ms",
+        )
+    return value
 
 
 def timeout_ms(value: object, code: str) -> int | None:

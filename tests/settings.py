@@ -114,3 +114,5 @@ else:
 
 if os.environ.get("ROUTINES_USE_TEST_DB"):
     DATABASES["default"]["NAME"] = _test_name
+if importlib.util.find_spec("health_check"):
+    INSTALLED_APPS.append("routines.contrib.health_check")

@@ -100,12 +100,20 @@ class JobForm(editor.ScheduleEditorFields, ModelForm):
             "under the retry policy. Leave blank for no limit."
         ),
     )
+    late_after_ms = forms.IntegerField(
+        required=False,
+        label=_("Late after (ms)"),
+        help_text=_(
+            "How long past its due time the job counts as late (at least 1000 ms): the health check then "
+            "fails and the journal says so. Leave blank for never."
+        ),
+    )
     # The username recorded on the journal events of the write; set by the ModelAdmin per request.
     actor: str | None = None
 
     class Meta:
         model = Job
-        fields = ("job_id", "idempotency_key", *JSON_FIELDS, "timeout_ms")
+        fields = ("job_id", "idempotency_key", *JSON_FIELDS, "timeout_ms", "late_after_ms")
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -118,6 +126,7 @@ class JobForm(editor.ScheduleEditorFields, ModelForm):
             self.initial.setdefault("metadata", {})
             self.initial.setdefault("routing_policy", {})
             self.initial.setdefault("timeout_ms", routines_settings.DEFAULT_TIMEOUT_MS)
+            self.initial.setdefault("late_after_ms", routines_settings.LATE_AFTER_MS)
             self.initial.setdefault("retry_policy", dict(validation.RETRY_DEFAULTS))
         else:
             for key, value in editing.fields_from_schedule(self.instance.schedule).items():
@@ -182,6 +191,7 @@ class JobForm(editor.ScheduleEditorFields, ModelForm):
         data: dict[str, Any] = {"schedule": self._editor_schedule(cleaned), "target": cleaned.get("target")}
         data["payload"] = cleaned.get("payload")
         data["timeout_ms"] = cleaned.get("timeout_ms")
+        data["late_after_ms"] = cleaned.get("late_after_ms")
         retry = self._retry_policy(cleaned)
         if retry is not None:
             data["retry_policy"] = retry
@@ -200,7 +210,8 @@ class JobForm(editor.ScheduleEditorFields, ModelForm):
             retry = self._retry_policy(cleaned)
             if retry is not None:
                 patch["retry_policy"] = retry
-        for key in changed & {"idempotency_key", "target", "payload", "metadata", "routing_policy", "timeout_ms"}:
+        plain = {"idempotency_key", "target", "payload", "metadata", "routing_policy", "timeout_ms", "late_after_ms"}
+        for key in changed & plain:
             value = cleaned.get(key)
             if key in ("metadata", "routing_policy") and value is None:
                 value = {}

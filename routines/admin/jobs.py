@@ -146,7 +146,7 @@ class JobAdmin(ModelAdmin):
         editor = [
             (_("Job"), {"fields": ("job_id", "idempotency_key")}),
             (_("Schedule"), {"fields": SCHEDULE_ROWS}),
-            (_("What runs"), {"fields": ("target", "payload", "timeout_ms")}),
+            (_("What runs"), {"fields": ("target", "payload", ("timeout_ms", "late_after_ms"))}),
             (_("Retries"), {"fields": (("max_attempts", "backoff_seconds"),)}),
             (_("Advanced"), {"fields": ("metadata", "routing_policy", "retry_policy"), "classes": ["collapse"]}),
         ]

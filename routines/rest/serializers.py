@@ -26,6 +26,11 @@ TIMEOUT_HELP = (
     'with {"reason": "timeout"} and counts towards max_attempts. null: no limit.'
 )
 
+LATE_HELP = (
+    "How long past its due time (or its runner's lease) the job counts as late, in milliseconds (at least "
+    "1000): health/ then answers 503 and a routine_slot_late event is written. null: never late."
+)
+
 
 def jsonable(value: Any) -> Any:
     """Datetimes inside JSON fields (schedules hold aware datetimes) as ISO 8601 UTC strings."""
@@ -98,6 +103,7 @@ class JobSerializer(Serializer):
     routing_policy = ObjectField()
     retry_policy = RetryPolicyField()
     timeout_ms = serializers.IntegerField(allow_null=True, help_text=TIMEOUT_HELP)
+    late_after_ms = serializers.IntegerField(allow_null=True, help_text=LATE_HELP)
     idempotency_key = serializers.CharField()
     state = serializers.ChoiceField(choices=STATES)
     attempt_count = serializers.IntegerField()
@@ -165,6 +171,19 @@ class TimeoutField(AnyJSONField):
     pass
 
 
+@extend_schema_field(
+    {
+        "type": "integer",
+        "minimum": MIN_TIMEOUT_MS,
+        "maximum": MAX_TIMEOUT_MS,
+        "nullable": True,
+        "description": LATE_HELP,
+    }
+)
+class LateAfterField(AnyJSONField):
+    pass
+
+
 @extend_schema_field(schema.JOB_ID)
 class JobIdField(AnyJSONField):
     pass
@@ -183,6 +202,7 @@ class JobPatchSerializer(Serializer):
     routing_policy = ObjectField(required=False)
     retry_policy = RetryPolicyField(required=False)
     timeout_ms = TimeoutField(required=False, allow_null=True)
+    late_after_ms = LateAfterField(required=False, allow_null=True)
     idempotency_key = IdempotencyKeyField(required=False)
     state = serializers.ChoiceField(choices=("active", "paused"), required=False)
     next_run_at = TimeInputField(required=False, allow_null=True)
@@ -209,6 +229,19 @@ class RunDueRequestSerializer(Serializer):
     now = TimeInputField(required=False)
     runner_id = RunnerIdField(required=False)
     claim_ttl_ms = ClaimTTLField(required=False)
+
+
+class LateJobSerializer(Serializer):
+    job_id = serializers.CharField()
+    next_run_at = UTCDateTimeField(allow_null=True)
+    late_by_ms = serializers.IntegerField()
+
+
+class HealthSerializer(Serializer):
+    status = serializers.ChoiceField(choices=("ok", "late"))
+    due = serializers.IntegerField(help_text="jobs due now")
+    late = serializers.IntegerField(help_text="jobs late: due longer ago than their late_after_ms")
+    late_jobs = LateJobSerializer(many=True, required=False, help_text="staff only: the first 100 late jobs")
 
 
 def job_data(job: Any) -> dict[str, Any]:

@@ -6,7 +6,8 @@ renderer, schema class, permissions) is set on the views, so mounting the URLs i
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from django.urls import include, path
 from drf_spectacular.utils import OpenApiParameter, OpenApiTypes, extend_schema
@@ -80,7 +81,10 @@ def _paginated(view: Any, request: Request, queryset: Any, serializer: type) -> 
     return view.paginator.get_paginated_response(serializer(page, many=True).data)
 
 
-def doc(**kwargs: Any) -> Any:
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+
+def doc(**kwargs: Any) -> Callable[[_F], _F]:
     """``extend_schema`` based on our AutoSchema; it would otherwise subclass DRF's default one."""
 
     def decorate(f: Any) -> Any:

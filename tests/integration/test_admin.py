@@ -65,6 +65,8 @@ def form_data(job: Job | None = None, **overrides: Any) -> dict[str, str]:
     if job:
         data["idempotency_key"] = job.idempotency_key
         del data["job_id"]
+        if job.late_after_ms is not None:  # a browser sends the field's shown value back
+            data["late_after_ms"] = str(job.late_after_ms)
     data.update(overrides)
     return data
 

@@ -30,6 +30,7 @@ EDITOR_NAMES = (
     "max_attempts",
     "backoff_seconds",
     "timeout_ms",
+    "late_after_ms",
     "schedule",
 )
 

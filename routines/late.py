@@ -1,0 +1,81 @@
+"""Late jobs: the built-in dead-man's switch.
+
+A job is late when it is due (or its runner's lease expired) longer ago than its
+``late_after_ms``: nothing ran it. Whoever sees a late slot first (a runner, the health check,
+the command line) journals it once: a conditional update of the job's ``late_slot_at`` picks that
+one caller on every database, and only it writes the ``routine_slot_late`` event and sends
+``routines.signals.job_late``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.db import transaction
+from django.db.models import Q
+
+from . import signals
+from .journal import announce, event
+from .models import Event, Job
+from .retry import with_retry
+from .times import iso, to_ms
+
+# A runner notes at most this many late jobs per pass, so a long outage costs it one bounded query.
+NOTE_BATCH = 100
+
+
+@dataclass(frozen=True)
+class Lateness:
+    job: Job
+    slot_at: datetime | None  # the slot that did not run (None for a job set due by hand)
+    due_at: datetime  # since when it should have been running
+    late_by_ms: int
+
+
+def late_jobs(at: datetime, limit: int | None = None) -> list[Job]:
+    """The late jobs at ``at``, longest overdue first."""
+    qs = Job.objects.late(at).order_by("next_run_at", "job_id")
+    return list(qs if limit is None else qs[:limit])
+
+
+def lateness(job: Job, at: datetime) -> Lateness:
+    """How late ``job`` is at ``at``: since its due time, or since its lease expired if it was running."""
+    if job.state == "running":
+        due = job.lease_expires_at or at
+        slot = job.current_slot_at
+    else:
+        due = job.next_run_at or at
+        slot = job.current_slot_at if job.state == "retry_waiting" else job.next_run_at
+    return Lateness(job, slot, due, max(0, to_ms(at) - to_ms(due)))
+
+
+def note_late(jobs: list[Job], at: datetime) -> list[Lateness]:
+    """Journal each job's late slot unless someone already did; returns the ones noted by this call."""
+    noted: list[Lateness] = []
+    for job in jobs:
+        seen = lateness(job, at)
+        mark = seen.slot_at or seen.due_at
+
+        def write(seen: Lateness = seen, mark: datetime = mark) -> bool:
+            with transaction.atomic():
+                first = (
+                    Job.objects.filter(job_id=seen.job.job_id)
+                    .filter(Q(late_slot_at__isnull=True) | ~Q(late_slot_at=mark))
+                    .update(late_slot_at=mark)
+                )
+                if first:
+                    ev = event("routine_slot_late", seen.job.job_id, at)
+                    ev.payload.update(slot_at=iso(seen.slot_at), late_by_ms=seen.late_by_ms)
+                    ev.save()
+                    transaction.on_commit(lambda: _tell(ev, seen))
+                return bool(first)
+
+        if with_retry(write):
+            noted.append(seen)
+    return noted
+
+
+def _tell(ev: Event, seen: Lateness) -> None:
+    announce([ev])
+    signals.job_late.send(sender=Job, job=seen.job, slot_at=seen.slot_at, late_by_ms=seen.late_by_ms)
