@@ -21,6 +21,7 @@ JOB_FIELDS = (
     "routing_policy",
     "retry_policy",
     "timeout_ms",
+    "late_after_ms",
     "idempotency_key",
     "state",
     "attempt_count",
