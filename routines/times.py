@@ -80,3 +80,24 @@ def add_ms(value: datetime, ms: int) -> datetime | None:
         return value + timedelta(milliseconds=ms)
     except OverflowError:
         return None
+
+
+_DURATION = re.compile(r"([0-9]{1,15})(ms|s|m|h|d|w)?")
+_UNIT_MS = {"ms": 1, "s": 1000, "m": 60_000, "h": 3_600_000, "d": 86_400_000, "w": 604_800_000}
+# A century: longer than any lateness or retention anyone means, short of datetime's range.
+MAX_DURATION_MS = 100 * 366 * _UNIT_MS["d"]
+
+
+def parse_duration_ms(text: object) -> int:
+    """``"90s"``, ``"5m"``, ``"2h"``, ``"1d"``, ``"1w"``, ``"250ms"`` or a bare integer of milliseconds, as ms.
+
+    The seed counts in milliseconds, so a number without a unit is milliseconds; people type units.
+    Raises ValueError saying what is accepted.
+    """
+    match = _DURATION.fullmatch(text.strip()) if isinstance(text, str) else None
+    if match is None:
+        raise ValueError(f"{text!r} is not a duration like 90s, 5m, 2h, 1d or a number of milliseconds")
+    ms = int(match.group(1)) * _UNIT_MS[match.group(2) or "ms"]
+    if ms > MAX_DURATION_MS:
+        raise ValueError(f"{text!r} is longer than 100 years")
+    return ms
