@@ -25,7 +25,17 @@ from .exceptions import AlreadyExists, InvalidInput, JobBusy, JobTerminal, NotFo
 from .journal import acting_as, announce, event
 from .manual import run_manual
 from .models import Event, Job, Run
-from .queries import due_jobs, filter_events, filter_jobs, filter_runs, get, get_run, list_due, next_due_at
+from .queries import (
+    due_jobs,
+    filter_events,
+    filter_jobs,
+    filter_runs,
+    get,
+    get_run,
+    list_due,
+    next_due_at,
+    task_result,
+)
 from .retry import with_retry
 from .runner import DueResult, Runner
 from .states import TERMINAL_STATES
@@ -59,6 +69,7 @@ __all__ = [
     "resume_all",
     "run_due",
     "run_now",
+    "task_result",
     "update",
 ]
 

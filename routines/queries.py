@@ -18,6 +18,7 @@ from .clock import db_now
 from .exceptions import NotFound
 from .models import Event, Job, Run
 from .states import DUE_STATES
+from .targets.task import read_result
 
 
 def get(job_id: str) -> Job:
@@ -74,6 +75,12 @@ def get_run(run_id: str) -> Run:
         return Run.objects.get(run_id=run_id)
     except Run.DoesNotExist:
         raise NotFound(f"run {run_id!r} not found") from None
+
+
+def task_result(run_id: str) -> Any:
+    """The Django Tasks ``TaskResult`` of the task a ``task`` run enqueued, as its backend sees it now
+    (status, return value, errors): the Run itself completes at enqueue time."""
+    return read_result(get_run(run_id).result)
 
 
 def due_jobs(filter: Mapping[str, Any] | None = None) -> QuerySet[Job]:

@@ -58,7 +58,7 @@ ROUTINES = {
         "sleep": "tests.support.targets.SleepExecutor",
         "boom": "tests.support.targets.BoomExecutor",
     },
-    "CALLABLE_ALLOWLIST": ["tests.support.callables.*"],
+    "CALLABLE_ALLOWLIST": ["tests.support.callables.*", "tests.support.fleet_tasks.*"],
 }
 
 # Django Tasks for the `task` target: django.tasks on Django 6, else the django-tasks backport;
@@ -73,6 +73,24 @@ if importlib.util.find_spec("django.tasks") or importlib.util.find_spec("django_
         TASKS["database"] = {"BACKEND": "django_tasks_db.DatabaseBackend", "QUEUES": ["default", "reports"]}
 
 _suffix = os.environ.setdefault("ROUTINES_TEST_SUFFIX", str(os.getpid()))
+
+# The scale-out tests' worker fleets (tests/system/test_scale_out.py): RQ workers on Redis through
+# django-tasks-rq, Celery workers on RabbitMQ through django-tasks-fennel. Each pytest process gets
+# its own queue names, so two suites on one server never take each other's work.
+REDIS_URL = os.environ.get("ROUTINES_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+SCALE_QUEUE = f"routines-scale-{_suffix}"
+if "TASKS" in globals() and importlib.util.find_spec("django_tasks_rq"):
+    INSTALLED_APPS += ["django_rq", "django_tasks_rq"]
+    RQ_QUEUES = {SCALE_QUEUE: {"URL": REDIS_URL}, "default": {"URL": REDIS_URL}}  # results are read through "default"
+    TASKS["rq"] = {"BACKEND": "django_tasks_rq.RQBackend", "QUEUES": [SCALE_QUEUE]}
+if "TASKS" in globals() and importlib.util.find_spec("django_tasks_fennel"):
+    INSTALLED_APPS.append("django_tasks_fennel")
+    TASKS["celery"] = {"BACKEND": "django_tasks_fennel.CeleryBackend", "QUEUES": [SCALE_QUEUE]}
+    CELERY_BROKER_URL = os.environ.get("ROUTINES_TEST_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672//")
+    CELERY_RESULT_BACKEND = REDIS_URL
+    CELERY_RESULT_EXTENDED = True
+    CELERY_IMPORTS = ["tests.support.fleet_tasks"]
+    CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = False
 _engine = os.environ.get("ROUTINES_TEST_DB", "sqlite")
 
 if _engine == "postgres":

@@ -12,7 +12,7 @@ import importlib
 import logging
 from typing import Any
 
-from ..exceptions import InvalidInput
+from ..exceptions import InvalidInput, NotFound
 from ..validation import check_json
 from .base import COMPLETED, FAILED, Context, Executor, Outcome, RunFields, check_keys, invalid
 from .callable import check_allowed, error_data, import_attribute
@@ -34,6 +34,16 @@ def task_classes() -> tuple[type, ...]:
         except (ImportError, AttributeError):
             continue
     return tuple(classes)
+
+
+def _tasks_module() -> Any:
+    """``django.tasks`` where Django has it, else the backport (``None`` when neither is installed)."""
+    for module in ("django.tasks", "django_tasks"):
+        try:
+            return importlib.import_module(module)
+        except ImportError:
+            continue
+    return None
 
 
 def _label(value: object, key: str) -> str:
@@ -109,3 +119,29 @@ def load_task(name: str) -> Any:
     if not isinstance(task, classes):
         raise TypeError(f"{name!r} is not a Django task (define it with @task)")
     return task
+
+
+def read_result(result: Any) -> Any:
+    """The Django Tasks ``TaskResult`` a task run enqueued, read back from its backend now.
+
+    The Run records only where the work went (``task_result_id`` and ``backend``): the task's own
+    return value, status and errors live in the task backend, which may finish long after the Run,
+    on another machine. Raises ``NotFound`` when the run enqueued nothing or the backend no longer
+    knows the result (it expired, or the backend keeps none).
+    """
+    if not isinstance(result, dict) or not isinstance(result.get("task_result_id"), str):
+        raise NotFound("this run did not enqueue a task")
+    tasks = _tasks_module()
+    if tasks is None:
+        raise NotFound(INSTALL_HINT)
+    alias = result.get("backend")
+    try:
+        backend = tasks.task_backends[alias]
+    except Exception:
+        raise NotFound(f"task backend {alias!r} is not configured here") from None
+    try:
+        return backend.get_result(result["task_result_id"])
+    except NotImplementedError:
+        raise NotFound(f"task backend {alias!r} keeps no results to read back") from None
+    except tasks.exceptions.TaskResultDoesNotExist:
+        raise NotFound(f"task result {result['task_result_id']!r} not found in backend {alias!r}") from None

@@ -102,3 +102,17 @@ def deadline(context: Context) -> float | None:
     from routines import deadlines
 
     return deadlines.remaining()
+
+
+def record_execution(context: Context) -> dict[str, Any]:
+    """One row per execution in the scale-out test's own table (PostgreSQL), apart from the Runs."""
+    import os
+
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO scale_executions (job_id, slot_at, runner_pid) VALUES (%s, %s, %s)",
+            [context.job_id, context.slot_at, os.getpid()],
+        )
+    return {"slot_at": context.slot_at.isoformat() if context.slot_at else None}

@@ -27,8 +27,18 @@ def skew_local_clock(seconds: float) -> None:
     timezone.now = skewed_now
 
 
+def sleep_without_clock_nanosleep() -> None:
+    """Under libfaketime with a real monotonic clock, ``time.sleep`` fails with EINVAL (its
+    ``clock_nanosleep`` wrapper mangles the deadline): sleep through ``select`` instead."""
+    import select
+
+    time.sleep = lambda seconds: select.select([], [], [], seconds) and None
+
+
 def main(argv: list[str]) -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tests.settings")
+    if os.environ.get("FAKETIME"):
+        sleep_without_clock_nanosleep()
     import django
 
     django.setup()
