@@ -10,20 +10,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from .states import DEFINITION_FIELDS
 from .times import iso
 
 JOB_FIELDS = (
     "job_id",
-    "schedule",
-    "target",
-    "payload",
-    "metadata",
-    "routing_policy",
-    "retry_policy",
-    "timeout_ms",
-    "late_after_ms",
-    "end_at",
-    "max_runs",
+    *DEFINITION_FIELDS,
     "run_count",
     "paused_until",
     "idempotency_key",

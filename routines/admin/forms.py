@@ -37,6 +37,7 @@ PLAIN_FIELDS = {
     "metadata",
     "routing_policy",
     "timeout_ms",
+    "late_after_ms",
     "end_at",
     "max_runs",
 }
@@ -233,18 +234,7 @@ class JobForm(editor.ScheduleEditorFields, ModelForm):
             retry = self._retry_policy(cleaned)
             if retry is not None:
                 patch["retry_policy"] = retry
-        plain = {
-            "idempotency_key",
-            "target",
-            "payload",
-            "metadata",
-            "routing_policy",
-            "timeout_ms",
-            "late_after_ms",
-            "end_at",
-            "max_runs",
-        }
-        for key in changed & plain:
+        for key in changed & PLAIN_FIELDS:
             value = cleaned.get(key)
             if key in ("metadata", "routing_policy") and value is None:
                 value = {}

@@ -14,6 +14,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from routines.records import jsonable
 from routines.states import RUN_STATUSES, STATES
 from routines.times import iso
 from routines.validation import MAX_TIMEOUT_MS, MIN_TIMEOUT_MS
@@ -32,17 +33,6 @@ LATE_HELP = (
 )
 END_AT_HELP = "No run after this instant: the job is completed when its next slot would be later. null: no end."
 MAX_RUNS_HELP = "The job is completed once this many scheduled slots have finished. null: no limit."
-
-
-def jsonable(value: Any) -> Any:
-    """Datetimes inside JSON fields (schedules hold aware datetimes) as ISO 8601 UTC strings."""
-    if isinstance(value, datetime):
-        return iso(value)
-    if isinstance(value, dict):
-        return {key: jsonable(item) for key, item in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [jsonable(item) for item in value]
-    return value
 
 
 @extend_schema_field(OpenApiTypes.DATETIME)

@@ -163,3 +163,19 @@ def test_the_admin_toggle_and_a_timed_pause_from_the_job_page(admin_client: Clie
     job = api.get("adm")
     assert job.state == "paused" and job.paused_until is not None
     assert LogEntry.objects.filter(object_id="adm", change_message__startswith="Paused (until").exists()
+
+
+def test_the_command_line_pauses_until_a_time_and_holds_every_runner(start: datetime) -> None:
+    api.create({"job_id": "cl", "schedule": hourly(start), "target": RUN})
+    until = (timezone.now() + timedelta(hours=2)).isoformat()
+    out = StringIO()
+    call_command("routines", "pause", "cl", "--until", until, "--json", stdout=out)
+    (record,) = json.loads(out.getvalue())
+    assert record["state"] == "paused" and record["paused_until"] is not None
+    out = StringIO()
+    call_command("routines", "pause-all", "deploy", "--json", stdout=out)
+    assert json.loads(out.getvalue()) == {"paused": True, "reason": "deploy"}
+    assert api.paused_all() == "deploy"
+    out = StringIO()
+    call_command("routines", "resume-all", stdout=out)
+    assert api.paused_all() is None and "runners claim due jobs" in out.getvalue()

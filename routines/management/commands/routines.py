@@ -96,10 +96,16 @@ class Command(OneLineCommand):
         command("late", _("List the late jobs (due longer ago than their late_after_ms) and journal them."))
         for name, text in (
             ("pause", _("Pause jobs: they keep their schedule but do not run until resumed.")),
-            ("resume", _("Resume paused jobs.")),
+            ("resume", _("Resume paused jobs (timed pauses too).")),
             ("cancel", _("Cancel jobs for good (a run in progress is marked cancelled).")),
         ):
-            command(name, text).add_argument("job_ids", nargs="+", metavar="JOB_ID", help=_("one or more job ids"))
+            p = command(name, text)
+            p.add_argument("job_ids", nargs="+", metavar="JOB_ID", help=_("one or more job ids"))
+            if name == "pause":
+                p.add_argument("--until", help=_("resume by itself after this time: ISO 8601 or epoch milliseconds"))
+        p = command("pause-all", _("Hold every runner: run_due claims nothing until resume-all (incidents, deploys)."))
+        p.add_argument("reason", nargs="?", default="", help=_("why, shown by run_due and the admin"))
+        command("resume-all", _("Let every runner claim due jobs again."))
         p = command("run-now", _("Run a job's target once now, as a manual run; its schedule is unchanged."))
         p.add_argument("job_id", help=_("the job's id"))
         p = command("create", _("Create a job from a JSON job input (the keys of the Python API and REST API)."))
@@ -173,7 +179,21 @@ class Command(OneLineCommand):
     # Writing -------------------------------------------------------------------------------------
 
     def do_pause(self, options: dict[str, Any]) -> None:
-        self.each(options, _("paused"), lambda job_id: api.update(job_id, {"state": "paused"}, actor=cli.actor()))
+        until = options.get("until")
+        self.each(options, _("paused"), lambda job_id: api.pause(job_id, until, actor=cli.actor()))
+
+    def do_pause_all(self, options: dict[str, Any]) -> None:
+        api.pause_all(options["reason"], actor=cli.actor())
+        self.emit_switch(options)
+
+    def do_resume_all(self, options: dict[str, Any]) -> None:
+        api.resume_all(actor=cli.actor())
+        self.emit_switch(options)
+
+    def emit_switch(self, options: dict[str, Any]) -> None:
+        reason = api.paused_all()
+        human = _("every runner is paused") + f" ({reason})" if reason is not None else _("runners claim due jobs")
+        self.emit(options, {"paused": reason is not None, "reason": reason}, human)
 
     def do_resume(self, options: dict[str, Any]) -> None:
         self.each(options, _("resumed"), lambda job_id: api.update(job_id, {"state": "active"}, actor=cli.actor()))
