@@ -37,7 +37,7 @@ ALIASES = {
 }
 MAX_EXPR_LENGTH = 200
 ZONE_RE = re.compile(r"[A-Za-z][A-Za-z0-9_+\-]*(?:/[A-Za-z0-9_+\-]+)*", re.ASCII)
-INSTALL_HINT = 'cron schedules need the cronsim package: pip install "django-routines[cron]"'
+INSTALL_HINT = "cron schedules need the cronsim package, a dependency of django-durable-routines: pip install cronsim"
 
 # Offsets are sampled this far apart and bisected where they differ; real zones change offset
 # at most a few times a year, never twice within this step.

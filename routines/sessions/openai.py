@@ -1,4 +1,4 @@
-"""An OpenAI-compatible chat-completions backend over HTTP (``pip install django-routines[openai]``).
+"""An OpenAI-compatible chat-completions backend over HTTP (``pip install "django-durable-routines[openai]"``).
 
 Works with any server that speaks ``POST {base}/chat/completions``: a hosted API, or a local
 Ollama, vLLM or llama.cpp server. The server is stateless, so threads are stored in the database

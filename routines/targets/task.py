@@ -22,7 +22,7 @@ logger = logging.getLogger("routines")
 KEYS = {"type", "name", "args", "kwargs", "queue_name", "priority", "backend"}
 MIN_PRIORITY, MAX_PRIORITY = -100, 100
 MAX_NAME_LENGTH = 200
-INSTALL_HINT = 'task targets need Django 6 or the django-tasks backport: pip install "django-routines[tasks]"'
+INSTALL_HINT = 'task targets need Django 6 or the django-tasks backport: pip install "django-durable-routines[tasks]"'
 
 
 def task_classes() -> tuple[type, ...]:

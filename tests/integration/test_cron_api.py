@@ -10,7 +10,7 @@ import pytest
 from routines import api
 from tests.unit.test_cron import PARIS, local
 
-pytest.importorskip("cronsim", reason="cron schedules need the cronsim package (the 'cron' extra)")
+pytest.importorskip("cronsim", reason="cron schedules need the cronsim package (a core dependency)")
 
 
 # End to end ---------------------------------------------------------------------------------------

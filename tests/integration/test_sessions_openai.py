@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-pytest.importorskip("httpx", reason="the OpenAI backend needs httpx (pip install django-routines[openai])")
+pytest.importorskip("httpx", reason="the OpenAI backend needs httpx (the openai extra)")
 
 from routines import api, deadlines
 from routines.models import Run, Thread, ThreadMessage

@@ -81,6 +81,61 @@ def test_json_lists_each_execution() -> None:
     assert json.loads(run_due("--json", "--now", "2026-01-01T12:00:00Z")) == []
 
 
+def run_due_both(*args: str) -> tuple[str, str]:
+    out, err = StringIO(), StringIO()
+    call_command("run_due", *args, stdout=out, stderr=err)
+    return out.getvalue(), err.getvalue()
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("fmt", [[], ["--json"]])
+def test_verbosity_0_is_silent_when_nothing_ran(fmt: list[str]) -> None:
+    assert run_due_both("-v", "0", *fmt, "--now", "2026-01-01T12:00:00Z") == ("", "")
+
+
+@pytest.mark.django_db
+def test_verbosity_0_still_reports_what_ran() -> None:
+    make("a", once(T0))
+    assert run_due("-v", "0", "--now", "2026-01-01T12:00:00Z") == "run_due: 1 executed (1 completed)"
+
+
+@pytest.mark.django_db
+def test_verbosity_2_adds_a_line_per_run() -> None:
+    make("a", once(T0))
+    make("bad", once(T0), FAIL)
+    lines = run_due("-v", "2", "--now", "2026-01-01T12:00:00Z").splitlines()
+    assert lines[0] == "run_due: 2 executed (1 completed, 1 failed)"
+    runs = {r.job_id: r.run_id for r in Run.objects.all()}
+    assert sorted(lines[1:]) == sorted(
+        [
+            f"  a  slot 2026-01-01T12:00:00Z  run {runs['a']}  executed  completed",
+            f"  bad  slot 2026-01-01T12:00:00Z  run {runs['bad']}  executed  failed",
+        ]
+    )
+
+
+def test_help_shows_the_defaults() -> None:
+    out = subprocess.run(
+        command("--help"), cwd=ROOT, env=child_env(), capture_output=True, text=True, timeout=60
+    ).stdout
+    text = " ".join(out.split())
+    assert "(default: no limit)" in text
+    assert "(default: host:pid)" in text
+    assert "ROUTINES['CLAIM_TTL_MS'], now 60000" in text
+    assert "ROUTINES['LOOP_MAX_WAIT_SECONDS'], now 60" in text
+
+
+@pytest.mark.django_db
+def test_loop_says_at_start_up_what_it_does() -> None:
+    out, err = run_due_both("--loop", "--max-wait", "7", "--runner-id", "web-1", "--now", "1767268800000")
+    assert out == ""
+    assert err.strip() == (
+        "run_due: looping as runner web-1, waking at the next due time or every 7 s at most; "
+        "SIGTERM or Ctrl-C stops it after the job in hand"
+    )
+    assert run_due_both("-v", "0", "--loop", "--now", "1767268800000") == ("", "")
+
+
 @pytest.mark.django_db
 @pytest.mark.parametrize("now", ["1767268800000", "2026-01-01T12:00:00Z", "2026-01-01T13:00:00+01:00"])
 def test_now_takes_iso_8601_or_epoch_ms(now: str) -> None:

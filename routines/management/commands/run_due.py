@@ -20,6 +20,7 @@ from routines import api
 from routines.clock import db_now
 from routines.conf import MAX_LOOP_WAIT_SECONDS, routines_settings
 from routines.exceptions import InvalidInput
+from routines.execution import default_runner_id
 from routines.management.base import OneLineCommand, database_error
 from routines.models import Job
 from routines.runner import DueResult
@@ -62,15 +63,35 @@ def parse_now(value: str) -> datetime:
 
 class Command(OneLineCommand):
     help = "Execute the routines that are due, then exit (or keep going with --loop)."
+    verbosity = 1
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("--limit", type=int, help="execute at most this many runs per pass")
-        parser.add_argument("--runner-id", help="name this runner in claims and runs (default host:pid)")
-        parser.add_argument("--claim-ttl-ms", type=int, help="lease length of a claim in milliseconds")
-        parser.add_argument("--now", help="run as of this time (ISO 8601 or epoch ms); for tests and replays")
-        parser.add_argument("--json", action="store_true", help="print the results as a JSON array")
-        parser.add_argument("--loop", action="store_true", help="keep running, sleeping until the next due time")
-        parser.add_argument("--max-wait", type=float, help="with --loop: sleep at most this many seconds")
+        ttl = routines_settings.CLAIM_TTL_MS
+        wait = routines_settings.LOOP_MAX_WAIT_SECONDS
+        parser.add_argument("--limit", type=int, help="execute at most this many runs per pass (default: no limit)")
+        parser.add_argument("--runner-id", help="name this runner in claims and runs (default: host:pid)")
+        parser.add_argument(
+            "--claim-ttl-ms",
+            type=int,
+            help=f"lease length of a claim in milliseconds (default: ROUTINES['CLAIM_TTL_MS'], now {ttl})",
+        )
+        parser.add_argument(
+            "--now", help="run as of this time (ISO 8601 or epoch ms); for tests and replays (default: the clock)"
+        )
+        parser.add_argument(
+            "--json", action="store_true", help="print the results as a JSON array (default: a summary line)"
+        )
+        parser.add_argument(
+            "--loop",
+            action="store_true",
+            help="keep running, sleeping until the next due time (default: one pass, then exit)",
+        )
+        parser.add_argument(
+            "--max-wait",
+            type=float,
+            help=f"with --loop: sleep at most this many seconds "
+            f"(default: ROUTINES['LOOP_MAX_WAIT_SECONDS'], now {wait:g})",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         opts: dict[str, Any] = {}
@@ -91,16 +112,24 @@ class Command(OneLineCommand):
             raise CommandError(f"--max-wait must be more than 0 and at most {MAX_LOOP_WAIT_SECONDS} seconds")
         if max_wait is not None and not options["loop"]:
             raise CommandError("--max-wait only applies with --loop")
+        self.verbosity = int(options.get("verbosity", 1))
         with stop_on_signals() as stop:
             if options["loop"]:
-                self.loop(
-                    opts,
-                    max_wait if max_wait is not None else float(routines_settings.LOOP_MAX_WAIT_SECONDS),
-                    options["json"],
-                    stop,
-                )
+                if "runner_id" not in opts:  # one id for every pass, so the start-up line names it truly
+                    opts["runner_id"] = default_runner_id()
+                wait = max_wait if max_wait is not None else float(routines_settings.LOOP_MAX_WAIT_SECONDS)
+                self.loop(opts, wait, options["json"], stop)
             else:
                 self.report(self.once(opts, stop.is_set), options["json"])
+
+    def announce(self, opts: dict[str, Any], max_wait: float) -> None:
+        """Say at start-up what the loop will do, on stderr so stdout stays the results only."""
+        if self.verbosity < 1:
+            return
+        self.stderr.write(
+            f"run_due: looping as runner {opts['runner_id']}, waking at the next due time or every {max_wait:g} s "
+            "at most; SIGTERM or Ctrl-C stops it after the job in hand"
+        )
 
     def once(self, opts: dict[str, Any], should_stop: Any = None) -> list[DueResult]:
         try:
@@ -109,6 +138,9 @@ class Command(OneLineCommand):
             raise CommandError(f"{exc.field}: {exc.detail}") from None
 
     def report(self, results: list[DueResult], as_json: bool) -> None:
+        """Verbosity 0 prints nothing when nothing ran (cron mails stay empty); 2 adds a line per run."""
+        if not results and self.verbosity < 1:
+            return
         if as_json:
             rows = [
                 {
@@ -130,6 +162,10 @@ class Command(OneLineCommand):
             counts[r.outcome] = counts.get(r.outcome, 0) + 1
         detail = ", ".join(f"{n} {k}" for k, n in sorted(counts.items()))
         self.stdout.write(f"run_due: {len(results)} executed" + (f" ({detail})" if detail else ""))
+        if self.verbosity >= 2:
+            for r in results:
+                slot = iso(r.slot_at) if r.slot_at is not None else "manual"
+                self.stdout.write(f"  {r.job_id}  slot {slot}  run {r.run.run_id}  {r.status}  {r.outcome}")
 
     def loop(self, opts: dict[str, Any], max_wait: float, as_json: bool, stop: threading.Event) -> None:
         """Run passes until SIGTERM/SIGINT; the job in hand always finishes first."""
@@ -137,6 +173,7 @@ class Command(OneLineCommand):
             connection.ensure_connection()  # a database never reached is an error; a later outage is ridden out
         except DatabaseError as exc:
             raise database_error(exc) from None
+        self.announce(opts, max_wait)
         backoff = 1.0
         said_paused: str | None = None
         while not stop.is_set():

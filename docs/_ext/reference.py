@@ -1,0 +1,135 @@
+"""Reference pages generated from the code at build time, so they cannot drift from it.
+
+Writes Markdown into ``docs/_generated/`` (not committed) that the reference pages include:
+the settings table from ``routines.conf.DEFAULTS``, each management command's ``--help``, the
+exception classes, and the REST endpoints from the OpenAPI schema drf-spectacular generates.
+A setting without a description here fails the build, so a new setting is documented or noticed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from sphinx.application import Sphinx
+from sphinx.errors import ExtensionError
+
+SETTINGS = {
+    "CLAIM_TTL_MS": "Lease of a claim in milliseconds; a runner silent for longer is presumed dead.",
+    "BATCH_SIZE": "Most jobs claimed in one round trip (adapts down for slow targets; at most 1,000).",
+    "USE_DB_CLOCK": "On PostgreSQL and MySQL, take *now* from the database server so hosts with skewed clocks agree.",
+    "SQLITE_LOCK_RETRY_SECONDS": "How long a write retries while SQLite's write lock is taken.",
+    "LOOP_MAX_WAIT_SECONDS": "`run_due --loop` sleeps at most this long (more than 0, at most 86,400), like `--max-wait`.",
+    "DEFAULT_TIMEOUT_MS": "`timeout_ms` of jobs created without one; `None` is no limit (else 1,000 to 2,147,483,647).",
+    "MAX_RESULT_BYTES": "A target result whose JSON is larger is stored as a 1 KiB preview.",
+    "TARGETS": 'Extra target types: `{"name": "dotted.path.Executor"}`.',
+    "CALLABLE_ALLOWLIST": "`fnmatch` patterns of the functions `callable` and `task` targets may name.",
+    "SESSION_BACKEND": "Session backend class of `query` targets (dotted path).",
+    "OPENAI_BASE_URL": "OpenAI backend: the server (a local Ollama by default).",
+    "OPENAI_API_KEY_ENV": "OpenAI backend: the name of the environment variable holding the key.",
+    "OPENAI_MODEL": "OpenAI backend: the model when the target names none.",
+    "OPENAI_TIMEOUT_SECONDS": "OpenAI backend: request timeout (shorter when the job's timeout is nearer).",
+    "POLICY": "Dotted path of `policy(action, context)`, asked before every create and update; a returned string denies.",
+    "API_PERMISSION_CLASSES": "Permission classes of the REST API, read on every request.",
+    "MAX_PAYLOAD_BYTES": "Largest payload or JSON field accepted, and largest REST request body.",
+    "PRUNE_RUNS_OLDER_THAN": "`prune_routines`: default run retention.",
+    "PRUNE_EVENTS_OLDER_THAN": "`prune_routines`: default event retention.",
+    "PRUNE_KEEP_LAST": "`prune_routines`: the newest runs always kept per job.",
+    "PRUNE_BATCH_SIZE": "`prune_routines`: rows deleted per batch.",
+}
+COMMANDS = ("run_due", "prune_routines")
+
+
+def cell(text: str) -> str:
+    return " ".join(str(text).split()).replace("|", "\\|")
+
+
+def settings_page() -> str:
+    from routines.conf import DEFAULTS
+
+    missing = sorted(set(DEFAULTS) - set(SETTINGS))
+    stale = sorted(set(SETTINGS) - set(DEFAULTS))
+    if missing or stale:
+        raise ExtensionError(f"docs/_ext/reference.py: describe settings {missing}, drop {stale}")
+    rows = ["| key | default | type | meaning |", "|---|---|---|---|"]
+    for key, (default, types) in DEFAULTS.items():
+        kinds = ", ".join("None" if t is type(None) else t.__name__ for t in types)
+        rows.append(f"| `{key}` | `{default!r}` | {kinds} | {cell(SETTINGS[key])} |")
+    return "\n".join(rows) + "\n"
+
+
+def commands_page() -> str:
+    from django.core.management import load_command_class
+
+    parts = []
+    for name in COMMANDS:
+        command = load_command_class("routines", name)
+        parser = command.create_parser("manage.py", name)
+        parts.append(f"## `{name}`\n\n{cell(command.help)}\n\n```text\n{parser.format_help().rstrip()}\n```\n")
+    return "\n".join(parts)
+
+
+def exceptions_page() -> str:
+    from routines import exceptions
+
+    rows = ["| exception | `.code` | raised when |", "|---|---|---|"]
+    for obj in vars(exceptions).values():
+        if isinstance(obj, type) and issubclass(obj, exceptions.RoutineError):
+            doc = (obj.__doc__ or "").strip().split("\n\n")[0]
+            rows.append(f"| `routines.exceptions.{obj.__name__}` | `{obj.code}` | {cell(doc)} |")
+    return "\n".join(rows) + "\n"
+
+
+def schema() -> dict[str, Any]:
+    from drf_spectacular.generators import SchemaGenerator
+
+    return SchemaGenerator().get_schema(request=None, public=True)  # type: ignore[no-any-return]
+
+
+def openapi_page(spec: dict[str, Any]) -> str:
+    parts = []
+    for path, methods in spec["paths"].items():
+        for method, op in methods.items():
+            parts.append(f"### `{method.upper()} {path}`\n")
+            text = op.get("description") or op.get("summary") or ""
+            if text:
+                parts.append(text.strip() + "\n")
+            params = op.get("parameters", [])
+            if params:
+                parts.append("| parameter | in | type | description |\n|---|---|---|---|")
+                for p in params:
+                    kind = p.get("schema", {}).get("type", "")
+                    parts.append(f"| `{p['name']}` | {p['in']} | {kind} | {cell(p.get('description', ''))} |")
+                parts.append("")
+            body = op.get("requestBody", {}).get("content", {})
+            if body:
+                refs = {c.get("schema", {}).get("$ref", "").rsplit("/", 1)[-1] for c in body.values()} - {""}
+                parts.append(f"Request body: {', '.join(sorted(f'`{r}`' for r in refs)) or 'JSON'}.\n")
+            codes = ", ".join(f"`{code}`" for code in op.get("responses", {}))
+            parts.append(f"Responses: {codes}.\n")
+    return "\n".join(parts)
+
+
+def generate(app: Sphinx) -> None:
+    os.environ["COLUMNS"] = "100"  # argparse wraps --help to the terminal: the same width on every build
+    out = Path(app.srcdir) / "_generated"
+    out.mkdir(exist_ok=True)
+    spec = schema()
+    pages = {
+        "settings.md": settings_page(),
+        "commands.md": commands_page(),
+        "exceptions.md": exceptions_page(),
+        "openapi.md": openapi_page(spec),
+        "openapi.json": json.dumps(spec, indent=2, sort_keys=True, default=str),
+    }
+    for name, text in pages.items():
+        target = out / name
+        if not target.exists() or target.read_text() != text:  # unchanged files keep Sphinx's cache valid
+            target.write_text(text)
+
+
+def setup(app: Sphinx) -> dict[str, Any]:
+    app.connect("builder-inited", generate)
+    return {"parallel_read_safe": True, "version": "1"}
