@@ -20,8 +20,9 @@ from django.utils.translation import gettext as _
 from routines import api
 from routines.clock import db_now
 from routines.exceptions import InvalidInput, PolicyDenied, RoutineError
+from routines.late import lateness
 from routines.records import jsonable
-from routines.times import coerce_time, to_ms
+from routines.times import coerce_time
 
 TIME_FORMAT = "%Y-%m-%d %H:%M:%S %Z"
 NONE = "-"
@@ -191,9 +192,8 @@ def seen_late() -> tuple[datetime, list[Any]]:
 
 
 def late_by_ms(job: Any, at: datetime) -> int:
-    """How long ago the job should have run: since its due time, or since a running job's lease expired."""
-    due = job.lease_expires_at if job.state == "running" else job.next_run_at
-    return max(0, to_ms(at) - to_ms(due or at))
+    """How long ago the job should have run, by the late rule's own measure."""
+    return lateness(job, at).late_by_ms
 
 
 def late_table(jobs: Sequence[Any], at: datetime) -> str:
