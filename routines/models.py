@@ -99,6 +99,9 @@ class Job(models.Model):
     # slot seen late, so each late slot is journalled once whoever sees it.
     late_after_ms = models.PositiveIntegerField(null=True, blank=True)
     late_slot_at = models.DateTimeField(null=True, blank=True)
+    # Jobs sharing a concurrency_key run at most concurrency_limit at once, across every runner.
+    concurrency_key = models.CharField(max_length=200, null=True, blank=True)
+    concurrency_limit = models.PositiveIntegerField(default=1)
 
     objects = JobQuerySet.as_manager()
 
@@ -111,10 +114,26 @@ class Job(models.Model):
             # Lease rescue: running jobs whose lease has expired.
             models.Index(fields=["state", "lease_expires_at"], name="routines_job_lease"),
             models.Index(fields=["-updated_at", "job_id"], name="routines_job_updated"),
+            # How many of a concurrency group are running, counted by each claim that takes one.
+            models.Index(fields=["concurrency_key", "state"], name="routines_job_concurrency"),
         ]
 
     def __str__(self) -> str:
         return self.job_id
+
+
+class ConcurrencyGroup(models.Model):
+    """One row per concurrency key: the row a claim locks while it counts and takes the group's jobs.
+
+    Every database locks a row it updates until the transaction ends (SQLite locks the whole
+    file), so two runners claiming jobs of one group at the same instant take turns.
+    """
+
+    key = models.CharField(primary_key=True, max_length=200)
+    claimed_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return self.key
 
 
 class Switch(models.Model):

@@ -20,6 +20,8 @@ DEFINITION_FIELDS = (
     "late_after_ms",
     "end_at",
     "max_runs",
+    "concurrency_key",
+    "concurrency_limit",
 )
 # What the runner reads of a job to claim and execute it (a row as a dict, never a model instance).
 CLAIM_FIELDS = (

@@ -26,6 +26,7 @@ MAX_ATTEMPTS = 1_000_000
 MAX_BACKOFF_MS = 10 * 366 * 24 * 3600 * 1000
 ID_RE = re.compile(r"[A-Za-z0-9._:-]{1,200}")
 MAX_KEY_LENGTH = 255
+MAX_CONCURRENCY_KEY = 200
 MAX_JSON_DEPTH = 64
 MAX_INT = 2**63 - 1
 MIN_TIMEOUT_MS = 1000  # the shortest timeout_ms a job (or DEFAULT_TIMEOUT_MS) may have
@@ -70,6 +71,8 @@ def normalize_job(
     out.setdefault("state", "active")
     out.setdefault("end_at", None)
     out.setdefault("max_runs", None)
+    out.setdefault("concurrency_key", None)
+    out.setdefault("concurrency_limit", 1)
     if "next_run_at" in out:
         out["next_slot_at"] = None
     else:
@@ -138,6 +141,10 @@ def _fields(
         out["end_at"] = None if data["end_at"] is None else time_value(data["end_at"], "end_at", code, tz)
     if "max_runs" in data:
         out["max_runs"] = max_runs(data["max_runs"], code)
+    if "concurrency_key" in data:
+        out["concurrency_key"] = concurrency_key(data["concurrency_key"], code)
+    if "concurrency_limit" in data:
+        out["concurrency_limit"] = concurrency_limit(data["concurrency_limit"], code)
     if "idempotency_key" in data:
         key = data["idempotency_key"]
         if not isinstance(key, str) or not key.strip() or len(key) > MAX_KEY_LENGTH or not storable_text(key):
@@ -409,6 +416,26 @@ def max_runs(value: object, code: str) -> int | None:
     if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_TIMEOUT_MS:
         raise InvalidInput(
             f"max_runs must be null or an integer from 1 to {MAX_TIMEOUT_MS}", code=code, field="max_runs"
+        )
+    return value
+
+
+def concurrency_key(value: object, code: str) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value.strip() or len(value) > MAX_CONCURRENCY_KEY or not storable_text(value):
+        raise InvalidInput(
+            f"concurrency_key must be null or a non-empty string of at most {MAX_CONCURRENCY_KEY} characters",
+            code=code,
+            field="concurrency_key",
+        )
+    return value
+
+
+def concurrency_limit(value: object, code: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_TIMEOUT_MS:
+        raise InvalidInput(
+            f"concurrency_limit must be an integer from 1 to {MAX_TIMEOUT_MS}", code=code, field="concurrency_limit"
         )
     return value
 

@@ -17,7 +17,7 @@ from rest_framework import serializers
 from routines.records import jsonable
 from routines.states import RUN_STATUSES, STATES
 from routines.times import iso
-from routines.validation import MAX_TIMEOUT_MS, MIN_TIMEOUT_MS
+from routines.validation import MAX_CONCURRENCY_KEY, MAX_TIMEOUT_MS, MIN_TIMEOUT_MS
 
 from . import schema
 from .bases import Field, Serializer
@@ -32,6 +32,11 @@ LATE_HELP = (
     "1000): health/ then answers 503 and a routine_slot_late event is written. null: never late."
 )
 END_AT_HELP = "No run after this instant: the job is completed when its next slot would be later. null: no end."
+CONCURRENCY_KEY_HELP = (
+    "Jobs sharing this key run at most concurrency_limit at once, across every runner; a job held back "
+    "stays due and is not charged an attempt. null: no group."
+)
+CONCURRENCY_LIMIT_HELP = "How many jobs of the concurrency_key group may run at once (default 1)."
 MAX_RUNS_HELP = "The job is completed once this many scheduled slots have finished. null: no limit."
 
 
@@ -98,6 +103,8 @@ class JobSerializer(Serializer):
     late_after_ms = serializers.IntegerField(allow_null=True, help_text=LATE_HELP)
     end_at = UTCDateTimeField(allow_null=True, help_text=END_AT_HELP)
     max_runs = serializers.IntegerField(allow_null=True, help_text=MAX_RUNS_HELP)
+    concurrency_key = serializers.CharField(allow_null=True, help_text=CONCURRENCY_KEY_HELP)
+    concurrency_limit = serializers.IntegerField(help_text=CONCURRENCY_LIMIT_HELP)
     run_count = serializers.IntegerField(help_text="Scheduled slots finished so far (manual runs don't count).")
     paused_until = UTCDateTimeField(allow_null=True, help_text="A timed pause ends at the first run_due after this.")
     idempotency_key = serializers.CharField()
@@ -196,6 +203,27 @@ class MaxRunsField(AnyJSONField):
     pass
 
 
+@extend_schema_field(
+    {
+        "type": "string",
+        "minLength": 1,
+        "maxLength": MAX_CONCURRENCY_KEY,
+        "pattern": r"\S",
+        "nullable": True,
+        "description": CONCURRENCY_KEY_HELP,
+    }
+)
+class ConcurrencyKeyField(AnyJSONField):
+    pass
+
+
+@extend_schema_field(
+    {"type": "integer", "minimum": 1, "maximum": MAX_TIMEOUT_MS, "description": CONCURRENCY_LIMIT_HELP}
+)
+class ConcurrencyLimitField(AnyJSONField):
+    pass
+
+
 @extend_schema_field(schema.JOB_ID)
 class JobIdField(AnyJSONField):
     pass
@@ -217,6 +245,8 @@ class JobPatchSerializer(Serializer):
     late_after_ms = LateAfterField(required=False, allow_null=True)
     end_at = TimeInputField(required=False, allow_null=True, help_text=END_AT_HELP)
     max_runs = MaxRunsField(required=False, allow_null=True)
+    concurrency_key = ConcurrencyKeyField(required=False, allow_null=True)
+    concurrency_limit = ConcurrencyLimitField(required=False)
     idempotency_key = IdempotencyKeyField(required=False)
     state = serializers.ChoiceField(choices=("active", "paused"), required=False)
     next_run_at = TimeInputField(required=False, allow_null=True)

@@ -16,7 +16,8 @@ ONCE = {"type": "once", "at": "2026-01-01T12:00:00Z"}
 JOB = {"job_id": "j1", "schedule": ONCE, "target": {"type": "run"}, "payload": {"n": 1}}
 JOB_FIELDS = {
     "job_id", "schedule", "target", "payload", "metadata", "routing_policy", "retry_policy", "timeout_ms",
-    "late_after_ms", "end_at", "max_runs", "run_count", "paused_until", "idempotency_key",
+    "late_after_ms", "end_at", "max_runs", "concurrency_key", "concurrency_limit", "run_count", "paused_until",
+    "idempotency_key",
     "state", "attempt_count", "next_run_at", "current_run_id", "current_slot_at", "last_run_id", "last_run_at",
     "last_result", "last_error", "created_at", "updated_at", "cancelled_at", "completed_at",
 }  # fmt: skip
