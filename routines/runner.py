@@ -33,7 +33,7 @@ from typing import Any
 from django.db import connection, transaction
 from django.db.models import F
 
-from . import late, misfires, pausing, signals
+from . import concurrency, late, misfires, pausing, signals
 from .clock import Clock
 from .conf import MAX_BATCH, routines_settings
 from .execution import close_run, default_runner_id, execute, new_run, new_run_id, overdue_jobs
@@ -129,6 +129,7 @@ class Runner:
         self.batch_size = 1  # nothing is known of the targets yet: the first batch holds one job
         self.lock = threading.Lock()
         self.batch: Batch | None = None
+        self.full_groups: set[str] = set()  # concurrency keys found at their limit since our last batch
         self.heartbeat: Heartbeat | None = None
         half = self.ttl.total_seconds() / 2
         self.hold = min(HOLD_SECONDS, half / 2)
@@ -154,6 +155,7 @@ class Runner:
                 if not claims:
                     break
                 results.extend(self.execute_batch(claims))
+                self.full_groups.clear()  # our own finishes may have made room
         finally:
             if self.heartbeat is not None:
                 self.heartbeat.stop()
@@ -166,6 +168,8 @@ class Runner:
         qs = Job.objects.filter(next_run_at__lte=self.clock.now).order_by("next_run_at", "job_id")
         if overdue := overdue_jobs():  # their last target still runs here, past its timeout
             qs = qs.exclude(job_id__in=overdue)
+        if self.full_groups:
+            qs = qs.exclude(concurrency_key__in=sorted(self.full_groups))
         if not self.locking:
             return list(qs.filter(state__in=DUE_STATES).values(*CLAIM_FIELDS)[:size])
         qs = qs.select_for_update(skip_locked=True)
@@ -207,12 +211,17 @@ class Runner:
         InnoDB may lock more rows than a claim takes (a small table is scanned whole), so an
         empty locked read alone does not mean that nothing is left for this runner.
         """
-        return Job.objects.due(self.clock.now).exists()
+        due = Job.objects.due(self.clock.now)
+        if self.full_groups:  # those wait for room, not for a lock
+            due = due.exclude(concurrency_key__in=sorted(self.full_groups))
+        return due.exists()
 
     def _claim(self, rows: list[dict[str, Any]]) -> list[Claim]:
+        now = self.clock.wall()
+        rows, full = concurrency.admit(rows, now)
+        self.full_groups |= full
         if not rows:
             return []
-        now = self.clock.wall()
         run_ids = {row["job_id"]: new_run_id() for row in rows}
         claimed = claim_update(rows, run_ids, self.clock.now, now, now + self.ttl, self.runner_id, self.locking)
         if claimed < len(rows):
