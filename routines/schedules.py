@@ -149,11 +149,19 @@ def next_slot(schedule: dict[str, Any], slot_at: datetime, now: datetime) -> dat
     return cron.next_slot(schedule, slot_at, now)
 
 
-def describe(schedule: dict[str, Any], *, end_at: datetime | None = None, max_runs: int | None = None) -> str:
+def describe(
+    schedule: dict[str, Any],
+    *,
+    end_at: datetime | None = None,
+    max_runs: int | None = None,
+    concurrency_key: str | None = None,
+    concurrency_limit: int = 1,
+) -> str:
     """A short human summary, for the admin and logs ("every 5 minutes ± 30 seconds, skipping missed runs")."""
+    group = "" if concurrency_key is None else f", {concurrency_limit} of group {concurrency_key!r} at once"
     kind = schedule.get("type")
     if kind == "once":
-        return f"once at {schedule['at']:%d %b %Y %H:%M} UTC"
+        return f"once at {schedule['at']:%d %b %Y %H:%M} UTC{group}"
     if kind == "interval":
         text = "every " + describe_ms(schedule["every_ms"])
     elif kind == "cron":
@@ -177,7 +185,7 @@ def describe(schedule: dict[str, Any], *, end_at: datetime | None = None, max_ru
         text += f", {max_runs} run{'s' if max_runs != 1 else ''} at most"
     if end_at is not None:
         text += f", until {end_at:%d %b %Y %H:%M} UTC"
-    return text
+    return text + group
 
 
 _UNITS = (("day", 86_400_000), ("hour", 3_600_000), ("minute", 60_000), ("second", 1000))

@@ -40,6 +40,8 @@ PLAIN_FIELDS = {
     "late_after_ms",
     "end_at",
     "max_runs",
+    "concurrency_key",
+    "concurrency_limit",
 }
 # Errors about a key inside a JSON field name that key; show them on the field that holds it.
 CODE_FIELDS = {
@@ -129,12 +131,38 @@ class JobForm(editor.ScheduleEditorFields, ModelForm):
         min_value=1,
         help_text=_("The job is completed after this many scheduled runs. Leave blank for no limit."),
     )
+    concurrency_key = forms.CharField(
+        label=_("Concurrency group"),
+        required=False,
+        max_length=200,
+        help_text=_(
+            "Jobs with the same group name run at most “At once” at a time, across every runner; the others "
+            "wait, still due. Leave blank for no group."
+        ),
+    )
+    concurrency_limit = forms.IntegerField(
+        label=_("At once"),
+        required=False,
+        min_value=1,
+        initial=1,
+        help_text=_("How many jobs of the group may run at the same time."),
+    )
     # The username recorded on the journal events of the write; set by the ModelAdmin per request.
     actor: str | None = None
 
     class Meta:
         model = Job
-        fields = ("job_id", "idempotency_key", *JSON_FIELDS, "timeout_ms", "late_after_ms", "end_at", "max_runs")
+        fields = (
+            "job_id",
+            "idempotency_key",
+            *JSON_FIELDS,
+            "timeout_ms",
+            "late_after_ms",
+            "end_at",
+            "max_runs",
+            "concurrency_key",
+            "concurrency_limit",
+        )
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -213,9 +241,11 @@ class JobForm(editor.ScheduleEditorFields, ModelForm):
         data["payload"] = cleaned.get("payload")
         data["timeout_ms"] = cleaned.get("timeout_ms")
         data["late_after_ms"] = cleaned.get("late_after_ms")
-        for key in ("end_at", "max_runs"):
+        for key in ("end_at", "max_runs", "concurrency_limit"):
             if cleaned.get(key) is not None:
                 data[key] = cleaned[key]
+        if cleaned.get("concurrency_key"):
+            data["concurrency_key"] = cleaned["concurrency_key"]
         retry = self._retry_policy(cleaned)
         if retry is not None:
             data["retry_policy"] = retry
@@ -239,6 +269,10 @@ class JobForm(editor.ScheduleEditorFields, ModelForm):
             if key in ("metadata", "routing_policy") and value is None:
                 value = {}
             if key == "idempotency_key" and value in (None, ""):
+                continue
+            if key == "concurrency_key" and value == "":
+                value = None
+            if key == "concurrency_limit" and value is None:
                 continue
             patch[key] = value
         return patch

@@ -150,6 +150,7 @@ class JobAdmin(ModelAdmin):
             (_("Job"), {"fields": ("job_id", "idempotency_key")}),
             (_("Schedule"), {"fields": SCHEDULE_ROWS}),
             (_("What runs"), {"fields": ("target", "payload", ("timeout_ms", "late_after_ms"))}),
+            (_("Concurrency"), {"fields": (("concurrency_key", "concurrency_limit"),)}),
             (_("Retries"), {"fields": (("max_attempts", "backoff_seconds"),)}),
             (_("Advanced"), {"fields": ("metadata", "routing_policy", "retry_policy"), "classes": ["collapse"]}),
         ]
@@ -338,7 +339,13 @@ class JobAdmin(ModelAdmin):
         if obj.schedule.get("type") == "once" and obj.schedule.get("at"):
             return _t("once at %s") % display.stamp(obj.schedule["at"], short=True)
         try:
-            return schedules.describe(obj.schedule, end_at=obj.end_at, max_runs=obj.max_runs)
+            return schedules.describe(
+                obj.schedule,
+                end_at=obj.end_at,
+                max_runs=obj.max_runs,
+                concurrency_key=obj.concurrency_key,
+                concurrency_limit=obj.concurrency_limit,
+            )
         except Exception:  # a schedule type this version cannot describe must not break the page
             return str(obj.schedule.get("type", "?"))
 

@@ -263,3 +263,23 @@ def test_the_fewest_fields_make_an_interval_job(admin_client_: Client) -> None:
     job = Job.objects.get()
     assert job.schedule["every_ms"] == 300_000 and job.retry_policy == {"max_attempts": 1, "backoff_ms": 0}
     assert LogEntry.objects.get(object_id=job.job_id).action_flag == ADDITION
+
+
+def test_the_editor_sets_and_clears_a_concurrency_group(admin_client_: Client) -> None:
+    html = admin_client_.get(ADD).content.decode()
+    assert 'name="concurrency_key"' in html and 'name="concurrency_limit"' in html
+    response = admin_client_.post(ADD, editor_data(job_id="grouped", concurrency_key="mail", concurrency_limit="3"))
+    assert response.status_code == 302, form_errors(response)
+    job = api.get("grouped")
+    assert (job.concurrency_key, job.concurrency_limit) == ("mail", 3)
+    data = editor_data(idempotency_key="routine:grouped", concurrency_key="", concurrency_limit="3")
+    response = admin_client_.post("/admin/routines/job/grouped/change/", data)
+    assert response.status_code == 302, form_errors(response)
+    assert api.get("grouped").concurrency_key is None
+
+
+def test_the_editor_refuses_a_limit_below_one_on_its_field(admin_client_: Client) -> None:
+    response = admin_client_.post(ADD, editor_data(job_id="bad", concurrency_key="mail", concurrency_limit="0"))
+    assert response.status_code == 200
+    assert "concurrency_limit" in form_errors(response)
+    assert not Job.objects.filter(job_id="bad").exists()

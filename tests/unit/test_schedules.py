@@ -198,3 +198,10 @@ def test_without_catch_up_the_next_slot_is_in_the_future(every: int, late: int) 
     now = T0 + timedelta(milliseconds=late)
     nxt = schedules.next_slot(interval(every), T0, now)
     assert nxt is not None and nxt > now
+
+
+def test_describe_says_the_concurrency_group() -> None:
+    text = schedules.describe(interval(300_000), concurrency_key="mail", concurrency_limit=2)
+    assert text == "every 5 minutes, 2 of group 'mail' at once"
+    once = schedules.describe({"type": "once", "at": T0}, concurrency_key="mail")
+    assert once == "once at 01 Jan 2026 12:00 UTC, 1 of group 'mail' at once"
