@@ -2,13 +2,15 @@
 
     .venv/bin/python bench/run_due.py --jobs 10000 --db sqlite|postgres --processes 1|4
         [--idle 10000,100000,1000000 | --idle none] [--create-compare | --no-create-compare] [--json]
+        [--groups K --group-limit L]
 
 Workload (the same as bench/compare_django_q2.py gives django-q2): N ``once`` jobs already due,
 target ``run`` (no body), full history (one Run row and one ``routine_run_completed`` event each).
 ``--processes`` real OS processes call ``api.run_due()`` against the same database, released
 together; jobs/s is N over the time from release to the last one finishing. Queries per job are
 every SQL statement the runners sent (transaction control included), over N. Peak RSS is the
-largest ``ru_maxrss`` of a runner process.
+largest ``ru_maxrss`` of a runner process. ``--groups K`` puts the jobs in K concurrency groups
+(job i in group i mod K) that each allow ``--group-limit`` running at once.
 
 Idle cost: tables of 10^4, 10^5, 10^6 jobs none of which is due (bulk INSERT … SELECT), with
 the time (median of 5) and query count of ``next_due_at()``, ``list_due({"limit": 100})`` and an
@@ -166,11 +168,15 @@ def drop_database(db: str, name: str) -> None:
         c.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-def due_inputs(n: int, prefix: str = "bench") -> list[dict[str, Any]]:
-    return [
+def due_inputs(n: int, prefix: str = "bench", groups: int = 0, limit: int = 1) -> list[dict[str, Any]]:
+    inputs: list[dict[str, Any]] = [
         {"job_id": f"{prefix}-{i:07d}", "schedule": {"type": "once", "at": DUE_AT}, "target": {"type": "run"}}
         for i in range(n)
     ]
+    if groups:
+        for i, job_input in enumerate(inputs):
+            job_input.update(concurrency_key=f"group-{i % groups}", concurrency_limit=limit)
+    return inputs
 
 
 def compare_create(n: int) -> dict[str, float]:
@@ -306,7 +312,7 @@ def bench(args: argparse.Namespace) -> dict[str, Any]:
     from routines import api
     from routines.models import Event, Run
 
-    out: dict[str, Any] = {"db": args.db, "jobs": args.jobs, "processes": args.processes}
+    out: dict[str, Any] = {"db": args.db, "jobs": args.jobs, "processes": args.processes, "groups": args.groups}
     try:
         call_command("migrate", verbosity=0, interactive=False)
         if args.db == "postgres":
@@ -319,7 +325,7 @@ def bench(args: argparse.Namespace) -> dict[str, Any]:
             out["server"] = "SQLite " + sqlite3.sqlite_version
         if args.create_compare:
             out["create"] = compare_create(args.jobs)
-        api.create_many(due_inputs(args.jobs))
+        api.create_many(due_inputs(args.jobs, groups=args.groups, limit=args.group_limit))
         connection.close()
         out["run"] = run_workers(args.db, name, args.processes)
         out["history"] = {"runs": Run.objects.count(), "events": Event.objects.count()}
@@ -334,7 +340,8 @@ def bench(args: argparse.Namespace) -> dict[str, Any]:
 
 def report(out: dict[str, Any]) -> None:
     run = out["run"]
-    print(f"# run_due on {out['server']}, {out['processes']} process(es), {out['jobs']} due jobs")
+    grouped = f" in {out['groups']} concurrency groups" if out.get("groups") else ""
+    print(f"# run_due on {out['server']}, {out['processes']} process(es), {out['jobs']} due jobs{grouped}")
     print(f"# machine: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} at the end")
     print(
         f"jobs/s: {run['jobs_per_s']:.0f}  ({run['executed']} executed in {run['seconds']:.2f} s)\n"
@@ -372,6 +379,8 @@ def main() -> None:
     parser.add_argument("--processes", type=int, default=1)
     parser.add_argument("--idle", type=sizes, default=[10**4, 10**5, 10**6])
     parser.add_argument("--create-compare", action=argparse.BooleanOptionalAction, default=True)
+    parser.add_argument("--groups", type=int, default=0, help="concurrency groups (0: none)")
+    parser.add_argument("--group-limit", type=int, default=1, help="jobs of a group running at once")
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of the report")
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--name", help=argparse.SUPPRESS)
