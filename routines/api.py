@@ -19,6 +19,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from . import creation, late, pausing, policy, schedules, slots, validation
+from .batches import DueResult
 from .clock import db_now
 from .creation import create_many, normalize
 from .exceptions import AlreadyExists, InvalidInput, JobBusy, JobTerminal, NotFound
@@ -37,7 +38,7 @@ from .queries import (
     task_result,
 )
 from .retry import with_retry
-from .runner import DueResult, Runner
+from .runner import Runner
 from .states import TERMINAL_STATES
 
 __all__ = [

@@ -26,7 +26,6 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -34,6 +33,7 @@ from django.db import connection, transaction
 from django.db.models import F
 
 from . import concurrency, late, misfires, pausing, signals
+from .batches import Batch, Claim, DueResult, Finish, now_mark, since
 from .clock import Clock
 from .conf import MAX_BATCH, routines_settings
 from .execution import close_run, default_runner_id, execute, new_run, new_run_id, overdue_jobs
@@ -44,7 +44,6 @@ from .rescue import rescue_expired
 from .retry import reconnecting, with_retry
 from .sql import RUN_FINISH_FIELDS, claim_update, fenced_update, fenced_update_many, finish_runs, insert_objects
 from .states import CLAIM_FIELDS, DUE_STATES
-from .targets.base import COMPLETED, Outcome
 from .transitions import transition
 
 logger = logging.getLogger("routines")
@@ -58,55 +57,6 @@ HOLD_SECONDS = 0.05
 TICK_SECONDS = 0.02
 # How long a runner that finds every due row locked by other runners' claims waits for more.
 LOCKED_WAIT_SECONDS = 2.0
-
-
-@dataclass
-class DueResult:
-    job_id: str
-    slot_at: datetime | None
-    run: Run
-    status: str = "executed"
-    outcome: str = COMPLETED
-
-
-@dataclass
-class Claim:
-    """A job this runner holds: the row as it was before the claim, and the Run it created."""
-
-    job: dict[str, Any]
-    run: Run
-    slot_at: datetime
-    attempt: int
-
-
-@dataclass
-class Finish:
-    claim: Claim
-    outcome: Outcome
-    finished_at: datetime
-
-
-@dataclass
-class Batch:
-    """One batch on its way: shared by the runner's thread and its heartbeat, under ``Runner.lock``."""
-
-    waiting: deque[Claim]  # claimed, not started
-    confirmed: tuple[float, float]  # (monotonic, wall) time the claims were last known to be held
-    in_hand: Claim | None = None
-    started: float = 0.0
-    pending: list[Finish] = field(default_factory=list)
-    flushed: float = field(default_factory=time.monotonic)
-    results: list[DueResult] = field(default_factory=list)
-    lost_hand: bool = False
-
-
-def since(mark: tuple[float, float]) -> float:
-    """Seconds since ``mark`` by both clocks: a frozen VM may stop the one and not the other."""
-    return max(time.monotonic() - mark[0], time.time() - mark[1])
-
-
-def now_mark() -> tuple[float, float]:
-    return (time.monotonic(), time.time())
 
 
 class Runner:

@@ -17,10 +17,11 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
 from routines import api, signals, targets
+from routines.batches import DueResult
 from routines.exceptions import InvalidInput, JobBusy, JobTerminal
 from routines.models import Event, Job, Run
 from routines.retry import with_retry
-from routines.runner import DueResult, Runner
+from routines.runner import Runner
 from routines.states import TERMINAL_STATES
 from routines.targets import Context, Executor, Outcome
 from tests.support.jobs import FAIL, MINUTE, RUN, T0, claim, events, every, make, once, snapshot

@@ -17,13 +17,13 @@ from django.db import DatabaseError, close_old_connections, connection
 from django.utils import timezone
 
 from routines import api
+from routines.batches import DueResult
 from routines.clock import db_now
 from routines.conf import MAX_LOOP_WAIT_SECONDS, routines_settings
 from routines.exceptions import InvalidInput
 from routines.execution import default_runner_id
 from routines.management.base import OneLineCommand, database_error
 from routines.models import Job
-from routines.runner import DueResult
 from routines.times import coerce_time, iso
 
 logger = logging.getLogger("routines")
