@@ -5,6 +5,9 @@ Many runners at once, as real processes on every database, are in tests/system/t
 
 from __future__ import annotations
 
+import threading
+from datetime import timedelta
+from io import StringIO
 from typing import Any
 
 import pytest
@@ -13,7 +16,9 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
 from routines import api
+from routines.clock import db_now
 from routines.exceptions import InvalidInput
+from routines.management.commands.run_due import Command as RunDue
 from routines.models import ConcurrencyGroup, Job, Run
 from routines.runner import Runner
 from tests.support.jobs import T0, once
@@ -173,3 +178,28 @@ def test_rest_round_trip(staff_client: Client) -> None:
     patched = staff_client.patch("/api/routines/jobs/r/", {"concurrency_key": None}, content_type="application/json")
     assert patched.status_code == 200
     assert patched.json()["concurrency_key"] is None
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_looping_run_due_waits_for_a_full_group_instead_of_spinning(monkeypatch: pytest.MonkeyPatch) -> None:
+    at = db_now() - timedelta(seconds=10)
+    for name in ("g1", "g2"):
+        api.create({"job_id": name, "schedule": once(at), "target": RUN, "concurrency_key": "g"})
+    assert len(Runner(runner_id="holder", claim_ttl_ms=600_000).claim(1)) == 1  # holds g for ten minutes
+    passes: list[int] = []
+    run_due = api.run_due
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        passes.append(1)
+        return run_due(*args, **kwargs)
+
+    monkeypatch.setattr(api, "run_due", counted)
+    stop = threading.Event()
+    threading.Timer(1.2, stop.set).start()
+    command = RunDue(stdout=StringIO(), stderr=StringIO())
+    command.verbosity = 1
+    command.loop({"runner_id": "looper"}, 30.0, False, stop)
+
+    # One pass, then one every half second: a spinning loop would have made hundreds.
+    assert 2 <= len(passes) <= 4, len(passes)
+    assert api.get("g2").state == "active"

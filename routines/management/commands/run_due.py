@@ -61,6 +61,9 @@ def parse_now(value: str) -> datetime:
         raise CommandError(f"--now {exc}") from None
 
 
+HELD_BACK_WAIT_SECONDS = 0.5
+
+
 class Command(OneLineCommand):
     help = "Execute the routines that are due, then exit (or keep going with --loop)."
     verbosity = 1
@@ -205,6 +208,10 @@ class Command(OneLineCommand):
                     self.stdout.write(paused_line(reason))
                 said_paused = reason
                 wait = max_wait  # nothing will be claimed before someone resumes: no busy loop
+            elif wait == 0:
+                # Due jobs that no pass could take (their concurrency group is full, or another
+                # runner holds them): look again soon rather than at once, over and over.
+                wait = min(max_wait, HELD_BACK_WAIT_SECONDS)
             if "now" in opts:
                 break  # a frozen clock never moves on: one pass is all there is
             stop.wait(wait)
