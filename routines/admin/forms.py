@@ -24,6 +24,7 @@ from ..conf import routines_settings
 from ..exceptions import InvalidInput, RoutineError
 from ..fields import TimeJSONEncoder
 from ..models import Job
+from ..states import DEFINITION_FIELDS
 from . import editor
 from .bases import ModelForm
 
@@ -152,17 +153,7 @@ class JobForm(editor.ScheduleEditorFields, ModelForm):
 
     class Meta:
         model = Job
-        fields = (
-            "job_id",
-            "idempotency_key",
-            *JSON_FIELDS,
-            "timeout_ms",
-            "late_after_ms",
-            "end_at",
-            "max_runs",
-            "concurrency_key",
-            "concurrency_limit",
-        )
+        fields = ("job_id", "idempotency_key", *DEFINITION_FIELDS)
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
