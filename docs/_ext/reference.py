@@ -1,15 +1,18 @@
 """Reference pages generated from the code at build time, so they cannot drift from it.
 
 Writes Markdown into ``docs/_generated/`` (not committed) that the reference pages include:
-the settings table from ``routines.conf.DEFAULTS``, each management command's ``--help``, the
-exception classes, and the REST endpoints from the OpenAPI schema drf-spectacular generates.
-A setting without a description here fails the build, so a new setting is documented or noticed.
+the settings table from ``routines.conf.DEFAULTS``, each management command's ``--help`` (every
+subcommand's too), the exception classes, the event types the code writes, the signals, and the
+REST endpoints from the OpenAPI schema drf-spectacular generates. A setting, exception or event
+type without a description here fails the build, so a new one is documented or noticed.
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -42,7 +45,37 @@ SETTINGS = {
     "PRUNE_KEEP_LAST": "`prune_routines`: the newest runs always kept per job.",
     "PRUNE_BATCH_SIZE": "`prune_routines`: rows deleted per batch.",
 }
-COMMANDS = ("run_due", "prune_routines")
+COMMANDS = ("run_due", "routines", "prune_routines")
+# What raises each exception class; a class missing here (or described but gone) fails the build.
+EXCEPTIONS = {
+    "RoutineError": "The base class of every error below: catch it to handle them all.",
+    "InvalidInput": "A job input, patch, filter or option is invalid: a bad value, or a key that is not supported. "
+    "Also a `ValueError`.",
+    "NotFound": "No job (or run) has that id. Also a `LookupError`.",
+    "AlreadyExists": "A `job_id` or an `idempotency_key` is taken (`create`, `create_many`).",
+    "JobBusy": "The job is running, or changed while the call tried to write it: try again later.",
+    "JobTerminal": "The job is `completed`, `exhausted` or `cancelled`, so it cannot be changed or run.",
+    "PolicyDenied": "The `POLICY` hook refused a create or update; `.reason` is its answer.",
+}
+# Every event type the code writes; found by reading the modules that journal events, so a new
+# event type without a line here (or a line whose type is no longer written) fails the build.
+EVENTS = {
+    "routine_created": "A job was created (`create`, `create_many`, the admin, REST, the CLI). "
+    "Payload: the job's schedule, target type and other fields as stored.",
+    "routine_updated": "A job was changed: the changed fields (payload-like fields redacted). A timed pause "
+    "that ended writes `{\"state\": \"active\", \"reason\": \"pause_ended\", \"paused_until\"}`.",
+    "routine_cancelled": "A job was cancelled: `{previous_state}`.",
+    "routine_deleted": "A job was deleted (its runs and journal stay): `{previous_state}`.",
+    "routine_run_completed": "A run completed: `{slot_at, attempt}`, or `{manual: true}` for a manual run.",
+    "routine_run_failed": "A run failed: `{slot_at, attempt, error}` (`manual` and `error` for a manual run).",
+    "routine_run_cancelled": "A run ended as cancelled (the target said so, or the job was cancelled mid-run).",
+    "routine_retry_scheduled": "A failed attempt will be retried: `{slot_at, attempt, next_run_at}`.",
+    "routine_lease_expired": "A runner's lease lapsed while its target ran, so the attempt failed with "
+    "`lease_expired`: `{slot_at, attempt, lease_expired_at}`.",
+    "routine_policy_denied": "The `POLICY` hook refused a create or update: `{action, reason}`; nothing else was written.",
+    "routine_slot_late": "A slot was seen late for the first time: `{slot_at, late_by_ms}`; once per job and slot.",
+    "routine_slots_skipped": "Missed slots were skipped under the misfire policy: `{count, first, last}`.",
+}
 
 
 def cell(text: str) -> str:
@@ -71,18 +104,80 @@ def commands_page() -> str:
         command = load_command_class("routines", name)
         parser = command.create_parser("manage.py", name)
         parts.append(f"## `{name}`\n\n{cell(command.help)}\n\n```text\n{parser.format_help().rstrip()}\n```\n")
+        for action in parser._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                for sub, subparser in action.choices.items():
+                    help_text = subparser.format_help().rstrip()
+                    parts.append(f"### `{name} {sub}`\n\n```text\n{help_text}\n```\n")
     return "\n".join(parts)
 
 
 def exceptions_page() -> str:
     from routines import exceptions
 
-    rows = ["| exception | `.code` | raised when |", "|---|---|---|"]
-    for obj in vars(exceptions).values():
-        if isinstance(obj, type) and issubclass(obj, exceptions.RoutineError):
-            doc = (obj.__doc__ or "").strip().split("\n\n")[0]
-            rows.append(f"| `routines.exceptions.{obj.__name__}` | `{obj.code}` | {cell(doc)} |")
+    classes = [
+        obj for obj in vars(exceptions).values() if isinstance(obj, type) and issubclass(obj, exceptions.RoutineError)
+    ]
+    missing = sorted({c.__name__ for c in classes} - set(EXCEPTIONS))
+    stale = sorted(set(EXCEPTIONS) - {c.__name__ for c in classes})
+    if missing or stale:
+        raise ExtensionError(f"docs/_ext/reference.py: describe exceptions {missing}, drop {stale}")
+    rows = ["| exception | default `.code` | raised when |", "|---|---|---|"]
+    for obj in classes:
+        doc = (obj.__doc__ or "").strip().split("\n\n")[0] or EXCEPTIONS[obj.__name__]
+        rows.append(f"| `routines.exceptions.{obj.__name__}` | `{obj.code}` | {cell(doc)} |")
     return "\n".join(rows) + "\n"
+
+
+def written_event_types() -> dict[str, list[str]]:
+    """Event types in the modules that journal events (those importing ``event``), by module."""
+    package = Path(__file__).resolve().parents[2] / "routines"
+    found: dict[str, list[str]] = {}
+    for path in sorted(package.rglob("*.py")):
+        text = path.read_text()
+        if not re.search(r"^from (\.|routines\.)journal import .*\bevent\b", text, re.M):
+            continue
+        for name in re.findall(r"[\"'](routine_[a-z]+(?:_[a-z]+)*)[\"']", text):
+            found.setdefault(name, []).append(str(path.relative_to(package.parent)))
+    return found
+
+
+def events_page() -> str:
+    found = written_event_types()
+    missing = sorted(set(found) - set(EVENTS))
+    stale = sorted(set(EVENTS) - set(found))
+    if missing or stale:
+        raise ExtensionError(f"docs/_ext/reference.py: describe event types {missing}, drop {stale}")
+    rows = ["| `event_type` | written when, and its `payload` |", "|---|---|"]
+    for name, text in EVENTS.items():
+        rows.append(f"| `{name}` | {cell(text)} |")
+    return "\n".join(rows) + "\n"
+
+
+def signals_page() -> str:
+    """Each ``Signal()`` of ``routines.signals`` with the comment above it (its keyword arguments).
+
+    A comment covers the signals right under it, as ``run_started`` and ``run_finished`` share one.
+    """
+    import routines.signals
+
+    parts: list[str] = []
+    comment: list[str] = []
+    after_signal = False
+    for line in Path(routines.signals.__file__).read_text().splitlines():
+        match = re.match(r"^(\w+) = Signal\(\)", line)
+        if line.startswith("#"):
+            comment = [*([] if after_signal else comment), line.lstrip("#").strip()]
+        elif match and not comment:
+            raise ExtensionError(f"routines/signals.py: {match.group(1)} has no comment saying its arguments")
+        elif match:
+            parts.append(f"`routines.signals.{match.group(1)}`\n: {cell(' '.join(comment))}\n")
+        else:
+            comment = []
+        after_signal = bool(match)
+    if not parts:
+        raise ExtensionError("routines/signals.py: no signals found")
+    return "\n".join(parts)
 
 
 def schema() -> dict[str, Any]:
@@ -95,7 +190,7 @@ def openapi_page(spec: dict[str, Any]) -> str:
     parts = []
     for path, methods in spec["paths"].items():
         for method, op in methods.items():
-            parts.append(f"### `{method.upper()} {path}`\n")
+            parts.append(f"## `{method.upper()} {path}`\n")
             text = op.get("description") or op.get("summary") or ""
             if text:
                 parts.append(text.strip() + "\n")
@@ -124,6 +219,8 @@ def generate(app: Sphinx) -> None:
         "settings.md": settings_page(),
         "commands.md": commands_page(),
         "exceptions.md": exceptions_page(),
+        "events.md": events_page(),
+        "signals.md": signals_page(),
         "openapi.md": openapi_page(spec),
         "openapi.json": json.dumps(spec, indent=2, sort_keys=True, default=str),
     }
