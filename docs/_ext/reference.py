@@ -24,10 +24,12 @@ SETTINGS = {
     "BATCH_SIZE": "Most jobs claimed in one round trip (adapts down for slow targets; at most 1,000).",
     "USE_DB_CLOCK": "On PostgreSQL and MySQL, take *now* from the database server so hosts with skewed clocks agree.",
     "SQLITE_LOCK_RETRY_SECONDS": "How long a write retries while SQLite's write lock is taken.",
-    "LOOP_MAX_WAIT_SECONDS": "`run_due --loop` sleeps at most this long (more than 0, at most 86,400), like `--max-wait`.",
+    "LOOP_MAX_WAIT_SECONDS": "`run_due --loop` sleeps at most this long (more than 0, at most 86,400), like "
+    "`--max-wait`.",
     "DEFAULT_TIMEOUT_MS": "`timeout_ms` of jobs created without one; `None` is no limit (else 1,000 to 2,147,483,647).",
     "MAX_RESULT_BYTES": "A target result whose JSON is larger is stored as a 1 KiB preview.",
-    "LATE_AFTER_MS": "`late_after_ms` of jobs created without one: how long past its due time a job counts as late; `None` is never.",
+    "LATE_AFTER_MS": "`late_after_ms` of jobs created without one: how long past its due time a job counts as late; "
+    "`None` is never.",
     "TARGETS": 'Extra target types: `{"name": "dotted.path.Executor"}`.',
     "CALLABLE_ALLOWLIST": "`fnmatch` patterns of the functions `callable` and `task` targets may name.",
     "SESSION_BACKEND": "Session backend class of `query` targets (dotted path).",
@@ -35,10 +37,12 @@ SETTINGS = {
     "OPENAI_API_KEY_ENV": "OpenAI backend: the name of the environment variable holding the key.",
     "OPENAI_MODEL": "OpenAI backend: the model when the target names none.",
     "OPENAI_TIMEOUT_SECONDS": "OpenAI backend: request timeout (shorter when the job's timeout is nearer).",
-    "POLICY": "Dotted path of `policy(action, context)`, asked before every create and update; a returned string denies.",
+    "POLICY": "Dotted path of `policy(action, context)`, asked before every create and update; a returned string "
+    "denies.",
     "API_PERMISSION_CLASSES": "Permission classes of the REST API, read on every request.",
     "MAX_PAYLOAD_BYTES": "Largest payload or JSON field accepted, and largest REST request body.",
-    "HEALTH_PERMISSION_CLASSES": "Permission classes of `GET health/` (anyone by default; anonymous callers see counts only).",
+    "HEALTH_PERMISSION_CLASSES": "Permission classes of `GET health/` (anyone by default; anonymous callers see "
+    "counts only).",
     "METRICS_PERMISSION_CLASSES": "Permission classes of `GET metrics/`, the Prometheus endpoint (staff by default).",
     "PRUNE_RUNS_OLDER_THAN": "`prune_routines`: default run retention.",
     "PRUNE_EVENTS_OLDER_THAN": "`prune_routines`: default event retention.",
@@ -60,10 +64,10 @@ EXCEPTIONS = {
 # Every event type the code writes; found by reading the modules that journal events, so a new
 # event type without a line here (or a line whose type is no longer written) fails the build.
 EVENTS = {
-    "routine_created": "A job was created (`create`, `create_many`, the admin, REST, the CLI). "
-    "Payload: the job's schedule, target type and other fields as stored.",
-    "routine_updated": "A job was changed: the changed fields (payload-like fields redacted). A timed pause "
-    "that ended writes `{\"state\": \"active\", \"reason\": \"pause_ended\", \"paused_until\"}`.",
+    "routine_created": "A job was created (`create`, `create_many`, the admin, REST, the CLI): "
+    "`{schedule_type, target_type, state, next_run_at}`.",
+    "routine_updated": "A job was changed: the changed fields and their new values (a new `payload` shows as "
+    '`"redacted"`). A timed pause that ended writes `{"state": "active", "reason": "pause_ended", "paused_until"}`.',
     "routine_cancelled": "A job was cancelled: `{previous_state}`.",
     "routine_deleted": "A job was deleted (its runs and journal stay): `{previous_state}`.",
     "routine_run_completed": "A run completed: `{slot_at, attempt}`, or `{manual: true}` for a manual run.",
@@ -72,7 +76,8 @@ EVENTS = {
     "routine_retry_scheduled": "A failed attempt will be retried: `{slot_at, attempt, next_run_at}`.",
     "routine_lease_expired": "A runner's lease lapsed while its target ran, so the attempt failed with "
     "`lease_expired`: `{slot_at, attempt, lease_expired_at}`.",
-    "routine_policy_denied": "The `POLICY` hook refused a create or update: `{action, reason}`; nothing else was written.",
+    "routine_policy_denied": "The `POLICY` hook refused a create or update: `{action, reason}`; nothing else was "
+    "written.",
     "routine_slot_late": "A slot was seen late for the first time: `{slot_at, late_by_ms}`; once per job and slot.",
     "routine_slots_skipped": "Missed slots were skipped under the misfire policy: `{count, first, last}`.",
 }
