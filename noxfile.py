@@ -2,7 +2,7 @@
 (the oldest Python the project supports) and ``nox -s django6`` (3.12).
 
 The databases come from ROUTINES_NOX_DBS (comma-separated ``sqlite,postgres,mysql``; default
-``sqlite``), named as in README's Testing section. Arguments after ``--`` go to pytest. The
+``sqlite``), named as in CONTRIBUTING.md's Testing section. Arguments after ``--`` go to pytest. The
 everyday ``bash scripts/test.sh`` stays on the project's own .venv; .ci/run calls these sessions.
 """
 

@@ -43,7 +43,8 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]
         )
     user = user_settings()
     if not isinstance(user, dict):
-        errors.append(Error("ROUTINES must be a dict.", hint="See the README's settings table.", id="routines.E001"))
+        hint = "See the settings reference: https://django-durable-routines.readthedocs.io/en/latest/reference/settings.html"
+        errors.append(Error("ROUTINES must be a dict.", hint=hint, id="routines.E001"))
         return errors
     for key, value in user.items():
         if key not in DEFAULTS:

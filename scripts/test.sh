@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Set up a virtualenv and run the test suite. SQLite always; PostgreSQL and MariaDB as well when
-# ROUTINES_TEST_POSTGRES=1 / ROUTINES_TEST_MYSQL=1 name them (see README). Extra args go to pytest.
+# ROUTINES_TEST_POSTGRES=1 / ROUTINES_TEST_MYSQL=1 name them (see CONTRIBUTING.md). Extra args go to pytest.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/venv.sh
