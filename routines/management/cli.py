@@ -129,12 +129,19 @@ def jobs_table(jobs: Sequence[Any]) -> str:
             job.state,
             cli_schedule(job),
             job.target_type,
+            runs_done(job),
             when(job.next_run_at),
             when(job.last_run_at),
         )
         for job in jobs
     ]
-    return table([_("JOB_ID"), _("STATE"), _("SCHEDULE"), _("TARGET"), _("NEXT RUN"), _("LAST RUN")], rows)
+    headers = [_("JOB_ID"), _("STATE"), _("SCHEDULE"), _("TARGET"), _("RUNS"), _("NEXT RUN"), _("LAST RUN")]
+    return table(headers, rows)
+
+
+def runs_done(job: Any) -> str:
+    """Scheduled slots finished, out of ``max_runs`` when the job has one: ``3`` or ``3/10``."""
+    return str(job.run_count) if job.max_runs is None else f"{job.run_count}/{job.max_runs}"
 
 
 def cli_schedule(job: Any) -> str:

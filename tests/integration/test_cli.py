@@ -45,12 +45,21 @@ def test_list_prints_an_aligned_table_with_times_in_the_current_zone() -> None:
     make("a-long-job-id", every(300_000))
     make("b", once(T0))
     lines = routines("list").out.splitlines()
-    assert lines[0].split() == ["JOB_ID", "STATE", "SCHEDULE", "TARGET", "NEXT", "RUN", "LAST", "RUN"]
+    assert lines[0].split() == ["JOB_ID", "STATE", "SCHEDULE", "TARGET", "RUNS", "NEXT", "RUN", "LAST", "RUN"]
     assert {line.split()[0] for line in lines[1:]} == {"a-long-job-id", "b"}
     starts = {line.index(line.split()[1]) for line in lines}  # the STATE column starts at one offset
     assert len(starts) == 1
     row = next(line for line in lines if line.startswith("b "))
     assert "once at 2026-01-01 12:00:00 UTC" in row and "2026-01-01 12:00:00 UTC" in row
+
+
+def test_list_shows_the_runs_done_out_of_max_runs() -> None:
+    make("a", every(60_000), max_runs=3)
+    make("b", every(60_000))
+    api.run_due({"now": T0})
+    rows = {line.split()[0]: line.split() for line in routines("list").out.splitlines()[1:]}
+    assert "1/3" in rows["a"] and "1/3" not in rows["b"]
+    assert rows["b"][rows["b"].index("run") + 1] == "1"
 
 
 def test_list_shows_times_in_the_active_time_zone() -> None:
