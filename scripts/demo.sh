@@ -33,15 +33,16 @@ step "Creating the demo routines (existing ones are kept)"
 manage demo
 step "Running what is due: manage.py run_due"
 manage run_due
-step "The newest runs"
+step "The newest runs, newest first"
 manage shell --verbosity 0 -c "
 from routines.models import Run
 for r in Run.objects.order_by('-started_at', '-run_id')[:15]:
-    print(f'  {r.started_at:%H:%M:%S}  {r.job_id:<22} attempt {r.attempt}  {r.status:<9} {r.result or r.error}')
+    slot = f'{r.slot_at:%H:%M}' if r.slot_at else 'manual'
+    print(f'  {r.started_at:%H:%M:%S}  {r.job_id:<22} slot {slot:<6} attempt {r.attempt}  {r.status:<9} {r.result or r.error}')
 "
 echo
 echo "demo.flaky-webhook fails on purpose: its target always answers HTTP 503, to show retries"
-echo "(3 attempts per slot) and failed runs in the history. The other routines succeed."
+echo "(3 attempts per slot) and catch-up (it replays the slots it missed). The other routines succeed."
 echo
 echo "See them in the admin: (cd example_project && ../$venv/bin/python manage.py runserver)"
 echo "then open http://127.0.0.1:8000/admin/routines/job/ and log in with the account printed above."
