@@ -155,3 +155,15 @@ def test_django_health_check_reports_late_routines(client: Client) -> None:
     assert r.status_code == 500
     assert "1 routine(s) late" in r.content.decode()
     assert b"x0" not in r.content
+
+
+@pytest.mark.django_db(transaction=True)
+def test_django_health_check_counts_late_routines_up_to_the_cap(client: Client, monkeypatch: Any) -> None:
+    pytest.importorskip("health_check")
+    from routines import late
+
+    monkeypatch.setattr(late, "COUNT_CAP", 2)
+    make_jobs(4, late=3)
+    r = client.get("/ht/", HTTP_ACCEPT="application/json")
+    assert r.status_code == 500
+    assert "2 routine(s) late" in r.content.decode()
