@@ -17,7 +17,7 @@ from django.core.management.base import CommandError
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from routines import api
+from routines import api, schedules
 from routines.clock import db_now
 from routines.exceptions import InvalidInput, PolicyDenied, RoutineError
 from routines.late import lateness
@@ -129,24 +129,58 @@ def jobs_table(jobs: Sequence[Any]) -> str:
             job.state,
             cli_schedule(job),
             job.target_type,
+            runs_done(job),
             when(job.next_run_at),
             when(job.last_run_at),
         )
         for job in jobs
     ]
-    return table([_("JOB_ID"), _("STATE"), _("SCHEDULE"), _("TARGET"), _("NEXT RUN"), _("LAST RUN")], rows)
+    headers = [_("JOB_ID"), _("STATE"), _("SCHEDULE"), _("TARGET"), _("RUNS"), _("NEXT RUN"), _("LAST RUN")]
+    return table(headers, rows)
+
+
+def runs_done(job: Any) -> str:
+    """Scheduled slots finished, out of ``max_runs`` when the job has one: ``3`` or ``3/10``."""
+    return str(job.run_count) if job.max_runs is None else f"{job.run_count}/{job.max_runs}"
 
 
 def cli_schedule(job: Any) -> str:
     return schedule_summary(job.schedule if isinstance(job.schedule, dict) else {})
 
 
+def optional(value: Any) -> str:
+    return NONE if value is None else str(value)
+
+
+def misfire(schedule: dict[str, Any]) -> str:
+    """The misfire policy with its grace and catch-up cap, for recurring schedules (``-`` for once)."""
+    if schedule.get("type") not in ("interval", "cron"):
+        return NONE
+    text = schedules.misfire_policy(schedule)
+    if schedule.get("misfire_grace_ms") is not None:
+        text += ", " + _("grace %(grace)s") % {"grace": duration(int(schedule["misfire_grace_ms"]))}
+    if schedule.get("max_catch_up") is not None:
+        text += ", " + _("at most %(n)d caught up") % {"n": int(schedule["max_catch_up"])}
+    return text
+
+
 def job_detail(job: Any, runs: Sequence[Any]) -> str:
     """``show``: the job's fields one per line, then its latest runs."""
+    schedule = job.schedule if isinstance(job.schedule, dict) else {}
+    jitter = schedule.get("jitter_ms")
     fields = [
         (_("job_id"), job.job_id),
         (_("state"), job.state),
         (_("schedule"), f"{cli_schedule(job)}  {compact(job.schedule)}"),
+        (_("description"), schedules.describe(schedule, end_at=job.end_at, max_runs=job.max_runs)),
+        (_("misfire"), misfire(schedule)),
+        (_("jitter"), duration(int(jitter)) if jitter else NONE),
+        (_("end_at"), when(job.end_at)),
+        (_("max_runs"), optional(job.max_runs)),
+        (_("run_count"), str(job.run_count)),
+        (_("paused_until"), when(job.paused_until)),
+        (_("concurrency_key"), optional(job.concurrency_key)),
+        (_("concurrency_limit"), str(job.concurrency_limit)),
         (_("target"), compact(job.target)),
         (_("payload"), compact(job.payload)),
         (_("retry_policy"), compact(job.retry_policy)),

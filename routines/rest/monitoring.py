@@ -2,7 +2,9 @@
 
 health/ answers 503 while any job is late, so a load balancer, a Kubernetes probe or an uptime
 service notices a routine that stopped running. Anonymous callers get counts only; staff also see
-which jobs. Looking counts as seeing: late slots found here are journalled like a runner's.
+which jobs. Looking counts as seeing: late slots found here are journalled like a runner's. The
+counts stop at ``routines.late.COUNT_CAP`` and the list at ``LATE_SHOWN``, so a probe reads a
+bounded number of rows however long the outage.
 """
 
 from __future__ import annotations
@@ -42,17 +44,18 @@ class HealthView(RoutinesView):
     )
     def get(self, request: Request) -> Response:
         now = db_now()
-        jobs = late.late_jobs(now)
-        late.note_late(jobs[:LATE_SHOWN], now)
+        jobs = late.late_jobs(now, LATE_SHOWN)
+        late.note_late(jobs, now)
+        # Counted up to late.COUNT_CAP, like the metrics: a probe during a long outage stays cheap.
         body: dict[str, Any] = {
             "status": "late" if jobs else "ok",
-            "due": Job.objects.due(now).count(),
-            "late": len(jobs),
+            "due": late.count_up_to(Job.objects.due(now).values("next_run_at")),
+            "late": late.count_up_to(Job.objects.late(now).values("next_run_at")) if jobs else 0,
         }
         if request.user and request.user.is_staff:
             body["late_jobs"] = [
                 {"job_id": j.job_id, "next_run_at": j.next_run_at, "late_by_ms": late.lateness(j, now).late_by_ms}
-                for j in jobs[:LATE_SHOWN]
+                for j in jobs
             ]
         return Response(s.HealthSerializer(body).data, status=503 if jobs else 200)
 

@@ -295,8 +295,10 @@ class LateJobSerializer(Serializer):
 
 class HealthSerializer(Serializer):
     status = serializers.ChoiceField(choices=("ok", "late"))
-    due = serializers.IntegerField(help_text="jobs due now")
-    late = serializers.IntegerField(help_text="jobs late: due longer ago than their late_after_ms")
+    due = serializers.IntegerField(help_text="jobs due now, counted up to 10000 (10000 means at least that many)")
+    late = serializers.IntegerField(
+        help_text="jobs late: due longer ago than their late_after_ms, counted up to 10000 like due"
+    )
     late_jobs = LateJobSerializer(many=True, required=False, help_text="staff only: the first 100 late jobs")
 
 

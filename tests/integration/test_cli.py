@@ -12,7 +12,7 @@ from django.core.management import CommandError
 from django.test import Client
 from django.utils import timezone
 
-from routines import api
+from routines import api, schedules
 from routines.models import Event, Job, Run
 from routines.records import job_record, run_record
 from tests.support.cli import routines
@@ -45,12 +45,21 @@ def test_list_prints_an_aligned_table_with_times_in_the_current_zone() -> None:
     make("a-long-job-id", every(300_000))
     make("b", once(T0))
     lines = routines("list").out.splitlines()
-    assert lines[0].split() == ["JOB_ID", "STATE", "SCHEDULE", "TARGET", "NEXT", "RUN", "LAST", "RUN"]
+    assert lines[0].split() == ["JOB_ID", "STATE", "SCHEDULE", "TARGET", "RUNS", "NEXT", "RUN", "LAST", "RUN"]
     assert {line.split()[0] for line in lines[1:]} == {"a-long-job-id", "b"}
     starts = {line.index(line.split()[1]) for line in lines}  # the STATE column starts at one offset
     assert len(starts) == 1
     row = next(line for line in lines if line.startswith("b "))
     assert "once at 2026-01-01 12:00:00 UTC" in row and "2026-01-01 12:00:00 UTC" in row
+
+
+def test_list_shows_the_runs_done_out_of_max_runs() -> None:
+    make("a", every(60_000), max_runs=3)
+    make("b", every(60_000))
+    api.run_due({"now": T0})
+    rows = {line.split()[0]: line.split() for line in routines("list").out.splitlines()[1:]}
+    assert "1/3" in rows["a"] and "1/3" not in rows["b"]
+    assert rows["b"][rows["b"].index("run") + 1] == "1"
 
 
 def test_list_shows_times_in_the_active_time_zone() -> None:
@@ -96,9 +105,55 @@ def test_show_prints_the_fields_and_the_latest_runs() -> None:
     api.run_due({"now": T0})
     run = Run.objects.get()
     out = routines("show", "a").out
-    assert "state          active" in out
+    assert out.splitlines()[1].split() == ["state", "active"]
+    assert len({line.index(line.split()[1]) for line in out.split("\n\n")[0].splitlines()}) == 1  # aligned
     assert "every 1m" in out and '"every_ms": 60000' in out and '"start_at": "2026-01-01T12:00:00Z"' in out
     assert run.run_id in out and "completed" in out
+
+
+def fields_of(out: str) -> dict[str, str]:
+    """``show``'s name/value lines (before the runs table) as a dict."""
+    head = out.split("\n\n")[0]
+    return {name: value.strip() for name, value in (line.split(None, 1) for line in head.splitlines())}
+
+
+def test_show_prints_the_scheduling_fields_and_the_description() -> None:
+    schedule = {**every(300_000), "misfire": "skip", "misfire_grace_ms": 30_000, "jitter_ms": 20_000}
+    end = T0 + timedelta(days=2)
+    make("a", schedule, end_at=end, max_runs=10, concurrency_key="reports", concurrency_limit=2)
+    until = (timezone.now() + timedelta(days=1)).replace(microsecond=0)
+    api.pause("a", until)
+    got = fields_of(routines("show", "a").out)
+    assert got["description"] == schedules.describe(api.get("a").schedule, end_at=end, max_runs=10)
+    assert got["description"].startswith("every 5 minutes ± 20 seconds, skipping missed runs")
+    assert got["misfire"] == "skip, grace 30s"
+    assert got["jitter"] == "20s"
+    assert got["end_at"] == "2026-01-03 12:00:00 UTC"
+    assert (got["max_runs"], got["run_count"]) == ("10", "0")
+    assert got["paused_until"] == f"{until:%Y-%m-%d %H:%M:%S} UTC"
+    assert (got["concurrency_key"], got["concurrency_limit"]) == ("reports", "2")
+
+
+def test_show_prints_dashes_for_unset_scheduling_fields() -> None:
+    make("a", once(T0))
+    got = fields_of(routines("show", "a").out)
+    assert got["description"] == "once at 01 Jan 2026 12:00 UTC"
+    for name in ("misfire", "jitter", "end_at", "max_runs", "paused_until", "concurrency_key"):
+        assert got[name] == "-", name
+    assert (got["run_count"], got["concurrency_limit"]) == ("0", "1")
+
+
+def test_show_json_is_the_rest_apis_record_scheduling_fields_included(staff_client: Client) -> None:
+    make("a", every(), end_at=T0 + timedelta(days=1), max_runs=3, concurrency_key="k", concurrency_limit=4)
+    record = routines("show", "a", "--json").json
+    assert record == staff_client.get("/api/routines/jobs/a/").json()
+    assert (record["max_runs"], record["run_count"], record["concurrency_key"], record["concurrency_limit"]) == (
+        3,
+        0,
+        "k",
+        4,
+    )
+    assert record["end_at"] == "2026-01-02T12:00:00Z" and record["paused_until"] is None
 
 
 def test_show_json_is_api_get_as_a_record() -> None:

@@ -100,6 +100,38 @@ def test_a_scrape_costs_the_same_queries_at_10_and_1000_jobs(staff_client: Any) 
     assert counts[0] == counts[1] <= 20
 
 
+def test_a_scrape_counts_up_to_the_cap_and_reports_the_cap_when_there_are_more(
+    staff_client: Any, monkeypatch: Any
+) -> None:
+    pytest.importorskip("prometheus_client")
+    from routines import late
+
+    monkeypatch.setattr(late, "COUNT_CAP", 5)
+    make_jobs(12, late=10)  # 10 due and late, 2 active later
+    Job.objects.filter(job_id__in=["j10", "j11"]).update(state="completed", next_run_at=None)
+    api.create_many(
+        {"job_id": f"c{i}", "schedule": {"type": "once", "at": "2030-01-01T00:00:00Z"}, "target": RUN} for i in range(3)
+    )
+    got = _samples(staff_client.get(BASE + "metrics/").content.decode())
+    assert got[("routines_due_jobs", ())] == 5
+    assert got[("routines_late_jobs", ())] == 5
+    assert got[("routines_jobs", (("state", "active"),))] == 5  # 13 active
+    assert got[("routines_jobs", (("state", "completed"),))] == 2  # under the cap: exact
+    assert got[("routines_oldest_due_seconds", ())] >= 3600  # not a count: still the oldest
+    r = staff_client.get(BASE + "health/")
+    assert r.status_code == 503
+    assert (r.json()["due"], r.json()["late"]) == (5, 5)
+    assert len(r.json()["late_jobs"]) == 10  # the list has its own bound, LATE_SHOWN
+
+
+def test_the_metric_help_says_the_counts_are_capped(staff_client: Any) -> None:
+    pytest.importorskip("prometheus_client")
+    text = staff_client.get(BASE + "metrics/").content.decode()
+    for name in ("routines_jobs", "routines_due_jobs", "routines_late_jobs"):
+        (help_line,) = [line for line in text.splitlines() if line.startswith(f"# HELP {name} ")]
+        assert "counted up to 10000" in help_line
+
+
 def test_metrics_without_prometheus_client_say_what_to_install(staff_client: Any, monkeypatch: Any) -> None:
     monkeypatch.setitem(sys.modules, "prometheus_client", None)  # as if it were not installed
     monkeypatch.delitem(sys.modules, "routines.metrics", raising=False)
@@ -123,3 +155,15 @@ def test_django_health_check_reports_late_routines(client: Client) -> None:
     assert r.status_code == 500
     assert "1 routine(s) late" in r.content.decode()
     assert b"x0" not in r.content
+
+
+@pytest.mark.django_db(transaction=True)
+def test_django_health_check_counts_late_routines_up_to_the_cap(client: Client, monkeypatch: Any) -> None:
+    pytest.importorskip("health_check")
+    from routines import late
+
+    monkeypatch.setattr(late, "COUNT_CAP", 2)
+    make_jobs(4, late=3)
+    r = client.get("/ht/", HTTP_ACCEPT="application/json")
+    assert r.status_code == 500
+    assert "2 routine(s) late" in r.content.decode()
