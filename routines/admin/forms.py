@@ -30,20 +30,9 @@ from .bases import ModelForm
 
 JSON_FIELDS = ("schedule", "target", "payload", "metadata", "routing_policy", "retry_policy")
 RETRY_FIELDS = ("max_attempts", "backoff_seconds")
-# Fields sent to the API as they are when changed.
-PLAIN_FIELDS = {
-    "idempotency_key",
-    "target",
-    "payload",
-    "metadata",
-    "routing_policy",
-    "timeout_ms",
-    "late_after_ms",
-    "end_at",
-    "max_runs",
-    "concurrency_key",
-    "concurrency_limit",
-}
+# Fields sent to the API as they are when changed; the schedule and the retry policy are built
+# from the editor's fields instead.
+PLAIN_FIELDS = {"idempotency_key", *DEFINITION_FIELDS} - {"schedule", "retry_policy"}
 # Errors about a key inside a JSON field name that key; show them on the field that holds it.
 CODE_FIELDS = {
     "unsupported_schedule_key": "schedule",
