@@ -71,27 +71,24 @@ class Command(OneLineCommand):
             p.add_argument("--json", action="store_true", help=_("print one JSON document instead of a table"))
             return p
 
+        def limit(p: CommandParser) -> None:
+            p.add_argument(
+                "--limit",
+                type=positive_int,
+                default=DEFAULT_LIMIT,
+                metavar="N",
+                help=_("at most N jobs (default: %(default)s)"),
+            )
+
         p = command("list", _("List jobs, most recently changed first."))
         p.add_argument("--state", choices=STATES, help=_("only jobs in this state"))
         p.add_argument("--schedule-type", choices=SCHEDULE_TYPES, help=_("only jobs with this schedule type"))
-        p.add_argument(
-            "--limit",
-            type=positive_int,
-            default=DEFAULT_LIMIT,
-            metavar="N",
-            help=_("at most N jobs (default: %(default)s)"),
-        )
+        limit(p)
         p = command("show", _("Show one job and its latest runs."))
         p.add_argument("job_id", help=_("the job's id"))
         p = command("due", _("List the jobs due now (or at --at), the earliest first."))
         p.add_argument("--at", help=_("as of this time: ISO 8601 or epoch milliseconds (default: now)"))
-        p.add_argument(
-            "--limit",
-            type=positive_int,
-            default=DEFAULT_LIMIT,
-            metavar="N",
-            help=_("at most N jobs (default: %(default)s)"),
-        )
+        limit(p)
         command("next-due", _("Print when the next job falls due."))
         command("late", _("List the late jobs (due longer ago than their late_after_ms) and journal them."))
         for name, text in (
