@@ -18,7 +18,7 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from . import creation, late, pausing, policy, schedules, slots, validation
+from . import creation, filters, late, pausing, policy, schedules, slots, validation
 from .clock import db_now
 from .creation import create_many, normalize
 from .exceptions import AlreadyExists, InvalidInput, JobBusy, JobTerminal, NotFound
@@ -340,7 +340,7 @@ def paused_all() -> str | None:
 
 def run_due(opts: Mapping[str, Any] | None = None, *, should_stop: Any = None) -> builtins.list[DueResult]:
     """Claim and execute what is due; returns one DueResult per executed attempt."""
-    o = validation.normalize_run_due_opts(opts, tz=timezone.get_current_timezone())
+    o = filters.normalize_run_due_opts(opts, tz=timezone.get_current_timezone())
     runner = Runner(
         now=o.get("now"),
         limit=o.get("limit"),

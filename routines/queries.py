@@ -1,6 +1,6 @@
 """Reading jobs and runs: lookups by id, the filtered lists and what is due.
 
-Filters are validated by ``routines.validation`` so every shell refuses the same bad input with the
+Filters are validated by ``routines.filters`` so every shell refuses the same bad input with the
 same error; ``routines.api`` re-exports these as the public API.
 """
 
@@ -13,7 +13,7 @@ from typing import Any
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from . import targets, validation
+from . import filters, targets, validation
 from .clock import db_now
 from .exceptions import NotFound
 from .models import Event, Job, Run
@@ -32,7 +32,7 @@ def get(job_id: str) -> Job:
 
 def filter_jobs(filter: Mapping[str, Any] | None = None) -> QuerySet[Job]:
     """The queryset behind ``list`` (last changed first), for shells that paginate it themselves."""
-    f = validation.normalize_job_filter(filter, tz=timezone.get_current_timezone(), target_types=targets.types())
+    f = filters.normalize_job_filter(filter, tz=timezone.get_current_timezone(), target_types=targets.types())
     qs = Job.objects.order_by("-updated_at", "job_id")
     for key in ("job_id", "state", "schedule_type", "target_type"):
         if key in f:
@@ -46,7 +46,7 @@ def filter_jobs(filter: Mapping[str, Any] | None = None) -> QuerySet[Job]:
 
 def filter_runs(filter: Mapping[str, Any] | None = None) -> QuerySet[Run]:
     """Run history, newest first; exact-match filters ``job_id, status, manual``."""
-    f = validation.normalize_run_filter(filter)
+    f = filters.normalize_run_filter(filter)
     qs = Run.objects.order_by("-started_at", "run_id")
     for key in ("job_id", "status", "manual"):
         if key in f:
@@ -56,7 +56,7 @@ def filter_runs(filter: Mapping[str, Any] | None = None) -> QuerySet[Run]:
 
 def filter_events(filter: Mapping[str, Any] | None = None) -> QuerySet[Event]:
     """The journal, newest first; ``created_after`` is exclusive, ``created_before`` inclusive."""
-    f = validation.normalize_event_filter(filter, tz=timezone.get_current_timezone())
+    f = filters.normalize_event_filter(filter, tz=timezone.get_current_timezone())
     qs = Event.objects.order_by("-id")
     for key in ("job_id", "run_id", "event_type"):
         if key in f:
@@ -85,7 +85,7 @@ def task_result(run_id: str) -> Any:
 
 def due_jobs(filter: Mapping[str, Any] | None = None) -> QuerySet[Job]:
     """The queryset behind ``list_due``."""
-    f = validation.normalize_due_filter(filter, tz=timezone.get_current_timezone())
+    f = filters.normalize_due_filter(filter, tz=timezone.get_current_timezone())
     at = f.get("at") or db_now()
     qs = Job.objects.due_or_rescuable(at)
     if f.get("include_claimed"):
