@@ -13,6 +13,7 @@ from typing import Any
 
 from . import schedules
 from .exceptions import InvalidInput
+from .i18n import gettext as _
 from .states import RUN_STATUSES, STATES
 from .times import UTC, coerce_time
 from .validation import MAX_INT, MAX_KEY_LENGTH, storable_text
@@ -93,7 +94,7 @@ def normalize_run_due_opts(raw: object, *, tz: tzinfo) -> dict[str, Any]:
         out["now"] = _filter_time(data["now"], "now", tz)
         if out["now"] >= LATEST_NOW:
             raise InvalidInput(
-                "now must lie before 9999-12-01 (leases are counted from it)", code="invalid_filter", field="now"
+                _("now must lie before 9999-12-01 (leases are counted from it)"), code="invalid_filter", field="now"
             )
     if data.get("limit") is not None:
         out["limit"] = positive_int(data["limit"], "limit", "invalid_filter")
@@ -103,7 +104,9 @@ def normalize_run_due_opts(raw: object, *, tz: tzinfo) -> dict[str, Any]:
         value = data["claim_ttl_ms"]
         if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_TTL_MS:
             raise InvalidInput(
-                f"claim_ttl_ms must be an integer from 1 to {MAX_TTL_MS}", code="invalid_filter", field="claim_ttl_ms"
+                _("claim_ttl_ms must be an integer from 1 to %(max)s") % {"max": MAX_TTL_MS},
+                code="invalid_filter",
+                field="claim_ttl_ms",
             )
         out["claim_ttl_ms"] = value
     return out
@@ -111,7 +114,7 @@ def normalize_run_due_opts(raw: object, *, tz: tzinfo) -> dict[str, Any]:
 
 def positive_int(value: object, field: str, code: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_INT:
-        raise InvalidInput(f"{field} must be a positive integer", code=code, field=field)
+        raise InvalidInput(_("%(field)s must be a positive integer") % {"field": field}, code=code, field=field)
     return value
 
 
@@ -119,30 +122,39 @@ def _filter_mapping(raw: object, allowed: tuple[str, ...]) -> Mapping[str, Any]:
     if raw is None:
         return {}
     if not isinstance(raw, Mapping):
-        raise InvalidInput("filters must be an object", code="invalid_filter", field=None)
+        raise InvalidInput(_("filters must be an object"), code="invalid_filter", field=None)
     for key in raw:
         if key not in allowed:
-            raise InvalidInput(f"unsupported filter {key!r}", code="unsupported_filter", field=str(key))
+            raise InvalidInput(
+                _("unsupported filter %(key)s") % {"key": repr(key)}, code="unsupported_filter", field=str(key)
+            )
     return raw
 
 
 def _filter_bool(value: object, field: str) -> bool:
     if not isinstance(value, bool):
-        raise InvalidInput(f"{field} must be true or false", code="invalid_filter", field=field)
+        raise InvalidInput(_("%(field)s must be true or false") % {"field": field}, code="invalid_filter", field=field)
     return value
 
 
 def _filter_str(value: object, field: str, max_length: int = MAX_KEY_LENGTH) -> str:
     if not isinstance(value, str) or not value or len(value) > max_length or not storable_text(value):
         raise InvalidInput(
-            f"{field} must be a non-empty string of at most {max_length} characters", code="invalid_filter", field=field
+            _("%(field)s must be a non-empty string of at most %(max)s characters")
+            % {"field": field, "max": max_length},
+            code="invalid_filter",
+            field=field,
         )
     return value
 
 
 def _choice(value: object, field: str, choices: tuple[str, ...]) -> str:
     if not isinstance(value, str) or value not in choices:
-        raise InvalidInput(f"{field} must be one of {', '.join(choices)}", code="invalid_filter", field=field)
+        raise InvalidInput(
+            _("%(field)s must be one of %(choices)s") % {"field": field, "choices": ", ".join(choices)},
+            code="invalid_filter",
+            field=field,
+        )
     return value
 
 
@@ -150,4 +162,6 @@ def _filter_time(value: object, field: str, tz: tzinfo) -> datetime:
     try:
         return coerce_time(value, tz)
     except ValueError as exc:
-        raise InvalidInput(f"{field} {exc}", code="invalid_filter", field=field) from None
+        raise InvalidInput(
+            _("%(field)s %(problem)s") % {"field": field, "problem": exc}, code="invalid_filter", field=field
+        ) from None

@@ -12,6 +12,7 @@ from typing import Any
 
 from django.db.models import QuerySet
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from . import filters, targets, validation
 from .clock import db_now
@@ -23,11 +24,11 @@ from .targets.task import read_result
 
 def get(job_id: str) -> Job:
     if not isinstance(job_id, str) or not validation.ID_RE.fullmatch(job_id):
-        raise NotFound("job not found")  # no such id can exist; PostgreSQL would refuse a NUL in the query
+        raise NotFound(gettext("job not found"))  # no such id can exist; PostgreSQL would refuse a NUL in the query
     try:
         return Job.objects.get(job_id=job_id)
     except Job.DoesNotExist:
-        raise NotFound(f"job {job_id!r} not found") from None
+        raise NotFound(gettext("job %(job_id)s not found") % {"job_id": repr(job_id)}) from None
 
 
 def filter_jobs(filter: Mapping[str, Any] | None = None) -> QuerySet[Job]:
@@ -70,11 +71,11 @@ def filter_events(filter: Mapping[str, Any] | None = None) -> QuerySet[Event]:
 
 def get_run(run_id: str) -> Run:
     if not isinstance(run_id, str) or not validation.ID_RE.fullmatch(run_id):
-        raise NotFound("run not found")
+        raise NotFound(gettext("run not found"))
     try:
         return Run.objects.get(run_id=run_id)
     except Run.DoesNotExist:
-        raise NotFound(f"run {run_id!r} not found") from None
+        raise NotFound(gettext("run %(run_id)s not found") % {"run_id": repr(run_id)}) from None
 
 
 def task_result(run_id: str) -> Any:
