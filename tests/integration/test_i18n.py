@@ -6,16 +6,18 @@ import gettext
 import re
 import shutil
 import subprocess
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from django.contrib.auth.models import User
 from django.test import Client
 from django.urls import reverse
-from django.utils import translation
+from django.utils import timezone, translation
 
 import routines
 from routines import api
+from routines.admin import display
 from routines.exceptions import InvalidInput
 from routines.models import Job
 
@@ -104,3 +106,12 @@ def test_the_job_list_page_comes_out_in_french(client: Client) -> None:
     assert "objet tâche à changer" in text  # the model's verbose name, in Django's own phrase
     assert "Mettre en pause les tâches sélectionnées" in text
     assert "Pause selected jobs" not in text
+
+
+def test_relative_times_in_the_admin_come_from_djangos_translated_timesince() -> None:
+    now = timezone.now()
+    assert display.until(now + timedelta(minutes=4, seconds=30), now) == "in 4\xa0minutes"
+    with translation.override("fr"):
+        assert display.until(now + timedelta(minutes=4, seconds=30), now) == "dans 4\xa0minutes"
+        assert display.until(now - timedelta(minutes=3), now) == "en retard de 3\xa0minutes"
+        assert display.ago(now - timedelta(seconds=20), now) == "il y a 20 secondes"
