@@ -17,8 +17,9 @@ from typing import Any, TypeVar, cast
 from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
+from django.utils.translation import gettext
 
-from . import creation, late, pausing, policy, schedules, slots, validation
+from . import creation, filters, late, pausing, policy, schedules, slots, validation
 from .batches import DueResult
 from .clock import db_now
 from .creation import create_many, normalize
@@ -176,7 +177,7 @@ def _update(job_id: str, changes: dict[str, Any], now: datetime) -> Job:
             announce([updated])
             job.refresh_from_db()
             return job
-    raise JobBusy(f"job {job_id!r} kept changing; try again")
+    raise JobBusy(gettext("job %(job_id)s kept changing; try again") % {"job_id": repr(job_id)})
 
 
 def _patched_fields(job: Job, changes: dict[str, Any], now: datetime) -> dict[str, Any]:
@@ -222,9 +223,9 @@ def _write_if_unchanged(job: Job, fields: dict[str, Any], now: datetime, events:
 
 def _check_editable(job: Job) -> None:
     if job.state in BUSY_STATES:
-        raise JobBusy(f"job {job.job_id!r} is {job.state}")
+        raise JobBusy(gettext("job %(job_id)s is %(state)s") % {"job_id": repr(job.job_id), "state": job.state})
     if job.state in TERMINAL_STATES:
-        raise JobTerminal(f"job {job.job_id!r} is {job.state}")
+        raise JobTerminal(gettext("job %(job_id)s is %(state)s") % {"job_id": repr(job.job_id), "state": job.state})
 
 
 @_records_actor
@@ -264,7 +265,7 @@ def cancel(job_id: str, *, actor: str | None = None) -> None:
         if with_retry(write):
             announce([cancelled])
             return
-    raise JobBusy(f"job {job_id!r} kept changing; try again")
+    raise JobBusy(gettext("job %(job_id)s kept changing; try again") % {"job_id": repr(job_id)})
 
 
 @_records_actor
@@ -272,7 +273,7 @@ def delete(job_id: str, *, actor: str | None = None) -> None:
     """Delete a job (not while it runs); its runs and events stay as history."""
     job = get(job_id)
     if job.state == "running":
-        raise JobBusy(f"job {job_id!r} is running")
+        raise JobBusy(gettext("job %(job_id)s is running") % {"job_id": repr(job_id)})
     now = timezone.now()
     deleted = event("routine_deleted", job_id, now, previous_state=job.state)
 
@@ -285,8 +286,8 @@ def delete(job_id: str, *, actor: str | None = None) -> None:
 
     if not with_retry(write):
         if Job.objects.filter(job_id=job_id).exists():
-            raise JobBusy(f"job {job_id!r} is running")
-        raise NotFound(f"job {job_id!r} not found")
+            raise JobBusy(gettext("job %(job_id)s is running") % {"job_id": repr(job_id)})
+        raise NotFound(gettext("job %(job_id)s not found") % {"job_id": repr(job_id)})
     announce([deleted])
 
 
@@ -321,7 +322,9 @@ def late_jobs(at: datetime | None = None) -> builtins.list[Job]:
 def pause_all(reason: str = "", *, actor: str | None = None) -> None:
     """Hold every runner: ``run_due`` claims nothing until ``resume_all`` (running jobs finish)."""
     if not isinstance(reason, str) or len(reason) > 1000:
-        raise InvalidInput("reason must be a string of at most 1000 characters", code="invalid_input", field="reason")
+        raise InvalidInput(
+            gettext("reason must be a string of at most 1000 characters"), code="invalid_input", field="reason"
+        )
     pausing.pause_all(reason, timezone.now())
 
 
@@ -341,7 +344,7 @@ def paused_all() -> str | None:
 
 def run_due(opts: Mapping[str, Any] | None = None, *, should_stop: Any = None) -> builtins.list[DueResult]:
     """Claim and execute what is due; returns one DueResult per executed attempt."""
-    o = validation.normalize_run_due_opts(opts, tz=timezone.get_current_timezone())
+    o = filters.normalize_run_due_opts(opts, tz=timezone.get_current_timezone())
     runner = Runner(
         now=o.get("now"),
         limit=o.get("limit"),
@@ -357,9 +360,9 @@ def run_now(job_id: str, *, actor: str | None = None) -> Run:
     """Execute the target now as a manual run, leaving state, schedule and attempts alone."""
     job = get(job_id)
     if job.state == "cancelled":
-        raise JobTerminal(f"job {job_id!r} is cancelled")
+        raise JobTerminal(gettext("job %(job_id)s is cancelled") % {"job_id": repr(job_id)})
     if job.state in BUSY_STATES:
-        raise JobBusy(f"job {job_id!r} is {job.state}")
+        raise JobBusy(gettext("job %(job_id)s is %(state)s") % {"job_id": repr(job_id), "state": job.state})
     return run_manual(job)
 
 

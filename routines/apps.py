@@ -1,12 +1,15 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 
 class RoutinesConfig(AppConfig):
     name = "routines"
-    verbose_name = "Routines"
+    verbose_name = _("Routines")
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from . import checks, targets  # noqa: F401  (registers checks and built-in targets)
+        from . import checks, i18n, targets  # noqa: F401  (registers checks and built-in targets)
 
+        i18n.install(gettext)  # the pure core's messages in the active language
         targets.load_configured()

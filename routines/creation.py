@@ -13,6 +13,7 @@ from typing import Any
 
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from . import policy, sql, targets, validation
 from .conf import routines_settings
@@ -70,8 +71,14 @@ def create_or_get(job_input: Mapping[str, Any]) -> tuple[Job, bool]:
             if existing is not None:
                 return existing, False
         if Job.objects.filter(job_id=job.job_id).exists():
-            raise AlreadyExists(f"job {job.job_id!r} already exists", field="job_id") from None
-        raise AlreadyExists(f"idempotency_key {data['idempotency_key']!r} is taken", field="idempotency_key") from None
+            raise AlreadyExists(
+                gettext("job %(job_id)s already exists") % {"job_id": repr(job.job_id)}, field="job_id"
+            ) from None
+        raise AlreadyExists(
+            gettext("idempotency_key %(idempotency_key)s is taken")
+            % {"idempotency_key": repr(data["idempotency_key"])},
+            field="idempotency_key",
+        ) from None
     announce([created])
     return job, True
 
@@ -118,9 +125,17 @@ def create_many(inputs: Iterable[Mapping[str, Any]]) -> builtins.list[Job]:
             result.append(positions[key])  # the same key earlier in the call: that job
             continue
         if data["job_id"] in new_ids:
-            raise AlreadyExists(f"inputs[{index}]: job_id {data['job_id']!r} is given twice", field="job_id")
+            raise AlreadyExists(
+                gettext("inputs[%(index)s]: job_id %(job_id)s is given twice")
+                % {"index": index, "job_id": repr(data["job_id"])},
+                field="job_id",
+            )
         if key in new_keys:
-            raise AlreadyExists(f"inputs[{index}]: idempotency_key {key!r} is given twice", field="idempotency_key")
+            raise AlreadyExists(
+                gettext("inputs[%(index)s]: idempotency_key %(key)s is given twice")
+                % {"index": index, "key": repr(key)},
+                field="idempotency_key",
+            )
         if asks_policy:
             policy.check("create", data)
         new_ids[data["job_id"]] = new_keys[key] = index
@@ -152,7 +167,7 @@ def _insert_new(jobs: builtins.list[Job], new_ids: dict[str, int], new_keys: dic
         with_retry(write)
     except IntegrityError:  # an id or key is taken: say which, naming its input
         _check_free(new_ids, new_keys)
-        raise AlreadyExists("a job_id or idempotency_key was taken meanwhile; nothing was created") from None
+        raise AlreadyExists(gettext("a job_id or idempotency_key was taken meanwhile; nothing was created")) from None
     announce(created)
 
 
@@ -209,7 +224,11 @@ def _check_free(new_ids: dict[str, int], new_keys: dict[str, int]) -> None:
             taken += Job.objects.filter(**{f"{column}__in": chunk}).values_list(column, flat=True)
         if taken:
             value = min(taken, key=lambda v: values[v])
-            raise AlreadyExists(f"inputs[{values[value]}]: {field} {value!r} already exists", field=field)
+            raise AlreadyExists(
+                gettext("inputs[%(index)s]: %(field)s %(value)s already exists")
+                % {"index": values[value], "field": field, "value": repr(value)},
+                field=field,
+            )
 
 
 def _job_fields(data: dict[str, Any], now: datetime) -> dict[str, Any]:

@@ -23,6 +23,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from .exceptions import InvalidInput
+from .i18n import gettext as _
 
 UTC = timezone.utc
 KEYS = {"type", "expr", "timezone", "catch_up"}
@@ -49,7 +50,7 @@ _TINY = timedelta(microseconds=1)
 
 
 def _invalid(message: str, code: str) -> InvalidInput:
-    return InvalidInput(f"schedule: {message}", code=code, field="schedule")
+    return InvalidInput(_("schedule: %(problem)s") % {"problem": message}, code=code, field="schedule")
 
 
 def _cronsim() -> Any:
@@ -75,34 +76,42 @@ def normalize(raw: dict[str, Any], *, tz: tzinfo, code: str = "invalid_job") -> 
             )
     expr = raw.get("expr")
     if not isinstance(expr, str) or not expr.strip() or len(expr) > MAX_EXPR_LENGTH:
-        raise _invalid(f"expr must be a cron expression of at most {MAX_EXPR_LENGTH} characters", code)
+        raise _invalid(
+            _("expr must be a cron expression of at most %(max)s characters") % {"max": MAX_EXPR_LENGTH}, code
+        )
     expr = " ".join(expr.split())
     if "timezone" in raw and raw["timezone"] is not None:
         zone = raw["timezone"]
         if not isinstance(zone, str) or zone_info(zone) is None:
-            raise _invalid(f"timezone {zone!r} is not a known IANA time zone (like 'Europe/Paris')", code)
+            raise _invalid(
+                _("timezone %(zone)s is not a known IANA time zone (like 'Europe/Paris')") % {"zone": repr(zone)}, code
+            )
     else:
         zone = zone_name(tz)
         if zone is None:
-            raise _invalid("timezone is required: the current time zone has no IANA name", code)
+            raise _invalid(_("timezone is required: the current time zone has no IANA name"), code)
     catch_up = raw.get("catch_up", False)
     if not isinstance(catch_up, bool):
-        raise _invalid("catch_up must be true or false", code)
+        raise _invalid(_("catch_up must be true or false"), code)
     cronsim = _cronsim()
     if cronsim is None:
         raise _invalid(INSTALL_HINT, code)
     fields = expand(expr)
     if fields is None:
         raise _invalid(
-            f"expr {expr!r} must have 5 fields (minute hour day month weekday) or be one of {', '.join(ALIASES)}", code
+            _("expr %(expr)s must have 5 fields (minute hour day month weekday) or be one of %(aliases)s")
+            % {"expr": repr(expr), "aliases": ", ".join(ALIASES)},
+            code,
         )
     try:
         it = cronsim.CronSim(fields, datetime(2000, 1, 1))
         next(it)
     except StopIteration:
-        raise _invalid(f"expr {expr!r} never matches", code) from None
+        raise _invalid(_("expr %(expr)s never matches") % {"expr": repr(expr)}, code) from None
     except Exception as exc:
-        raise _invalid(f"expr {expr!r} is not a valid cron expression ({exc})", code) from None
+        raise _invalid(
+            _("expr %(expr)s is not a valid cron expression (%(problem)s)") % {"expr": repr(expr), "problem": exc}, code
+        ) from None
     return {"type": "cron", "expr": expr, "timezone": zone, "catch_up": catch_up}
 
 

@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 
 from django.db import models
 from django.db.models import Case, F, Q, When
+from django.utils.translation import gettext_lazy as _
 
 from .fields import PlusMs, ScheduleField, TimeJSONEncoder
 from .states import DUE_STATES, RUN_STATUSES, STATES
@@ -56,56 +57,60 @@ class JobQuerySet(models.QuerySet["Job"]):
 class Job(models.Model):
     State = models.TextChoices("State", [(s.upper(), s) for s in STATES])  # type: ignore[call-overload]
 
-    job_id = models.CharField(primary_key=True, max_length=200)
-    schedule = ScheduleField()
-    target = models.JSONField(encoder=TimeJSONEncoder)
-    payload = models.JSONField(null=True, blank=True, encoder=TimeJSONEncoder)
-    metadata = models.JSONField(default=dict, blank=True, encoder=TimeJSONEncoder)
-    routing_policy = models.JSONField(default=dict, blank=True, encoder=TimeJSONEncoder)
-    retry_policy = models.JSONField(default=dict, blank=True)
-    idempotency_key = models.CharField(max_length=255, unique=True)
-    state = models.CharField(max_length=16, choices=State.choices, default="active")
+    job_id = models.CharField(primary_key=True, max_length=200, verbose_name=_("job id"))
+    schedule = ScheduleField(verbose_name=_("schedule"))
+    target = models.JSONField(encoder=TimeJSONEncoder, verbose_name=_("target"))
+    payload = models.JSONField(null=True, blank=True, encoder=TimeJSONEncoder, verbose_name=_("payload"))
+    metadata = models.JSONField(default=dict, blank=True, encoder=TimeJSONEncoder, verbose_name=_("metadata"))
+    routing_policy = models.JSONField(
+        default=dict, blank=True, encoder=TimeJSONEncoder, verbose_name=_("routing policy")
+    )
+    retry_policy = models.JSONField(default=dict, blank=True, verbose_name=_("retry policy"))
+    idempotency_key = models.CharField(max_length=255, unique=True, verbose_name=_("idempotency key"))
+    state = models.CharField(max_length=16, choices=State.choices, default="active", verbose_name=_("state"))
     # Denormalised from schedule/target so filters and the admin use plain indexed columns.
-    schedule_type = models.CharField(max_length=32)
-    target_type = models.CharField(max_length=64)
-    attempt_count = models.PositiveIntegerField(default=0)
-    next_run_at = models.DateTimeField(null=True, blank=True)
+    schedule_type = models.CharField(max_length=32, verbose_name=_("schedule type"))
+    target_type = models.CharField(max_length=64, verbose_name=_("target type"))
+    attempt_count = models.PositiveIntegerField(default=0, verbose_name=_("attempt count"))
+    next_run_at = models.DateTimeField(null=True, blank=True, verbose_name=_("next run at"))
     # The nominal slot next_run_at stands for (next_run_at adds the schedule's jitter); null when
     # next_run_at was set by hand, which is then its own slot.
-    next_slot_at = models.DateTimeField(null=True, blank=True)
-    end_at = models.DateTimeField(null=True, blank=True)
-    max_runs = models.PositiveIntegerField(null=True, blank=True)
-    run_count = models.PositiveIntegerField(default=0)
+    next_slot_at = models.DateTimeField(null=True, blank=True, verbose_name=_("next slot at"))
+    end_at = models.DateTimeField(null=True, blank=True, verbose_name=_("end at"))
+    max_runs = models.PositiveIntegerField(null=True, blank=True, verbose_name=_("max runs"))
+    run_count = models.PositiveIntegerField(default=0, verbose_name=_("run count"))
     # A timed pause: the first run_due after this instant resumes the job.
-    paused_until = models.DateTimeField(null=True, blank=True)
-    current_run_id = models.CharField(max_length=64, null=True, blank=True)
-    current_slot_at = models.DateTimeField(null=True, blank=True)
-    last_run_id = models.CharField(max_length=64, null=True, blank=True)
-    last_run_at = models.DateTimeField(null=True, blank=True)
-    last_result = models.JSONField(null=True, blank=True, encoder=TimeJSONEncoder)
-    last_error = models.JSONField(null=True, blank=True, encoder=TimeJSONEncoder)
+    paused_until = models.DateTimeField(null=True, blank=True, verbose_name=_("paused until"))
+    current_run_id = models.CharField(max_length=64, null=True, blank=True, verbose_name=_("current run id"))
+    current_slot_at = models.DateTimeField(null=True, blank=True, verbose_name=_("current slot at"))
+    last_run_id = models.CharField(max_length=64, null=True, blank=True, verbose_name=_("last run id"))
+    last_run_at = models.DateTimeField(null=True, blank=True, verbose_name=_("last run at"))
+    last_result = models.JSONField(null=True, blank=True, encoder=TimeJSONEncoder, verbose_name=_("last result"))
+    last_error = models.JSONField(null=True, blank=True, encoder=TimeJSONEncoder, verbose_name=_("last error"))
     # The claim: which runner holds the job and until when. Fencing uses current_run_id.
-    claimed_by = models.CharField(max_length=200, null=True, blank=True)
-    lease_expires_at = models.DateTimeField(null=True, blank=True)
+    claimed_by = models.CharField(max_length=200, null=True, blank=True, verbose_name=_("claimed by"))
+    lease_expires_at = models.DateTimeField(null=True, blank=True, verbose_name=_("lease expires at"))
     # Bumped by every write, so API updates can be optimistic instead of holding row locks.
-    version = models.PositiveBigIntegerField(default=0)
-    created_at = models.DateTimeField()
-    updated_at = models.DateTimeField()
-    cancelled_at = models.DateTimeField(null=True, blank=True)
-    completed_at = models.DateTimeField(null=True, blank=True)
+    version = models.PositiveBigIntegerField(default=0, verbose_name=_("version"))
+    created_at = models.DateTimeField(verbose_name=_("created at"))
+    updated_at = models.DateTimeField(verbose_name=_("updated at"))
+    cancelled_at = models.DateTimeField(null=True, blank=True, verbose_name=_("cancelled at"))
+    completed_at = models.DateTimeField(null=True, blank=True, verbose_name=_("completed at"))
     # How long the runner waits for the target; None waits for ever.
-    timeout_ms = models.PositiveIntegerField(null=True, blank=True)
+    timeout_ms = models.PositiveIntegerField(null=True, blank=True, verbose_name=_("timeout ms"))
     # How long past its due time the job counts as late; None: never. late_slot_at is the last
     # slot seen late, so each late slot is journalled once whoever sees it.
-    late_after_ms = models.PositiveIntegerField(null=True, blank=True)
-    late_slot_at = models.DateTimeField(null=True, blank=True)
+    late_after_ms = models.PositiveIntegerField(null=True, blank=True, verbose_name=_("late after ms"))
+    late_slot_at = models.DateTimeField(null=True, blank=True, verbose_name=_("late slot at"))
     # Jobs sharing a concurrency_key run at most concurrency_limit at once, across every runner.
-    concurrency_key = models.CharField(max_length=200, null=True, blank=True)
-    concurrency_limit = models.PositiveIntegerField(default=1)
+    concurrency_key = models.CharField(max_length=200, null=True, blank=True, verbose_name=_("concurrency key"))
+    concurrency_limit = models.PositiveIntegerField(default=1, verbose_name=_("concurrency limit"))
 
     objects = JobQuerySet.as_manager()
 
     class Meta:
+        verbose_name = _("job")
+        verbose_name_plural = _("jobs")
         indexes = [
             # The due query and next_due_at: a partial index holds only what can be due.
             models.Index(fields=["next_run_at"], condition=Q(state__in=DUE_STATES), name="routines_job_due"),
@@ -129,8 +134,12 @@ class ConcurrencyGroup(models.Model):
     file), so two runners claiming jobs of one group at the same instant take turns.
     """
 
-    key = models.CharField(primary_key=True, max_length=200)
-    claimed_at = models.DateTimeField()
+    key = models.CharField(primary_key=True, max_length=200, verbose_name=_("key"))
+    claimed_at = models.DateTimeField(verbose_name=_("claimed at"))
+
+    class Meta:
+        verbose_name = _("concurrency group")
+        verbose_name_plural = _("concurrency groups")
 
     def __str__(self) -> str:
         return self.key
@@ -139,10 +148,14 @@ class ConcurrencyGroup(models.Model):
 class Switch(models.Model):
     """A switch that holds every runner, one row per name while it is on ("pause_all" today)."""
 
-    name = models.CharField(primary_key=True, max_length=50)
-    reason = models.TextField(blank=True)
-    actor = models.CharField(max_length=200, null=True, blank=True)
-    created_at = models.DateTimeField()
+    name = models.CharField(primary_key=True, max_length=50, verbose_name=_("name"))
+    reason = models.TextField(blank=True, verbose_name=_("reason"))
+    actor = models.CharField(max_length=200, null=True, blank=True, verbose_name=_("actor"))
+    created_at = models.DateTimeField(verbose_name=_("created at"))
+
+    class Meta:
+        verbose_name = _("switch")
+        verbose_name_plural = _("switches")
 
     def __str__(self) -> str:
         return self.name
@@ -151,28 +164,30 @@ class Switch(models.Model):
 class Run(models.Model):
     Status = models.TextChoices("Status", [(s.upper(), s) for s in RUN_STATUSES])  # type: ignore[call-overload]
 
-    run_id = models.CharField(primary_key=True, max_length=64)
+    run_id = models.CharField(primary_key=True, max_length=64, verbose_name=_("run id"))
     # A plain column, not a foreign key: run history outlives the job.
-    job_id = models.CharField(max_length=200)
-    kind = models.CharField(max_length=64, default="routine")
-    status = models.CharField(max_length=16, choices=Status.choices, default="running")
-    scope = models.JSONField(default=dict, blank=True, encoder=TimeJSONEncoder)
-    input = models.JSONField(null=True, blank=True, encoder=TimeJSONEncoder)
-    metadata = models.JSONField(default=dict, blank=True, encoder=TimeJSONEncoder)
-    result = models.JSONField(null=True, blank=True, encoder=TimeJSONEncoder)
-    error = models.JSONField(null=True, blank=True, encoder=TimeJSONEncoder)
-    steps = models.JSONField(default=list, blank=True, encoder=TimeJSONEncoder)
-    slot_at = models.DateTimeField(null=True, blank=True)
-    attempt = models.PositiveIntegerField(default=1)
-    manual = models.BooleanField(default=False)
-    runner_id = models.CharField(max_length=200, null=True, blank=True)
-    started_at = models.DateTimeField()
-    finished_at = models.DateTimeField(null=True, blank=True)
+    job_id = models.CharField(max_length=200, verbose_name=_("job id"))
+    kind = models.CharField(max_length=64, default="routine", verbose_name=_("kind"))
+    status = models.CharField(max_length=16, choices=Status.choices, default="running", verbose_name=_("status"))
+    scope = models.JSONField(default=dict, blank=True, encoder=TimeJSONEncoder, verbose_name=_("scope"))
+    input = models.JSONField(null=True, blank=True, encoder=TimeJSONEncoder, verbose_name=_("input"))
+    metadata = models.JSONField(default=dict, blank=True, encoder=TimeJSONEncoder, verbose_name=_("metadata"))
+    result = models.JSONField(null=True, blank=True, encoder=TimeJSONEncoder, verbose_name=_("result"))
+    error = models.JSONField(null=True, blank=True, encoder=TimeJSONEncoder, verbose_name=_("error"))
+    steps = models.JSONField(default=list, blank=True, encoder=TimeJSONEncoder, verbose_name=_("steps"))
+    slot_at = models.DateTimeField(null=True, blank=True, verbose_name=_("slot at"))
+    attempt = models.PositiveIntegerField(default=1, verbose_name=_("attempt"))
+    manual = models.BooleanField(default=False, verbose_name=_("manual"))
+    runner_id = models.CharField(max_length=200, null=True, blank=True, verbose_name=_("runner id"))
+    started_at = models.DateTimeField(verbose_name=_("started at"))
+    finished_at = models.DateTimeField(null=True, blank=True, verbose_name=_("finished at"))
     # Which incarnation of job_id ran: a job deleted and created again under the same id starts
     # its slots afresh instead of colliding with the old job's history.
-    job_created_at = models.DateTimeField(default=EPOCH)
+    job_created_at = models.DateTimeField(default=EPOCH, verbose_name=_("job created at"))
 
     class Meta:
+        verbose_name = _("run")
+        verbose_name_plural = _("runs")
         constraints = [
             # Manual runs have no slot; NULLs never collide, so this binds scheduled runs only.
             models.UniqueConstraint(
@@ -190,14 +205,16 @@ class Run(models.Model):
 
 
 class Event(models.Model):
-    id = models.BigAutoField(primary_key=True)
-    event_type = models.CharField(max_length=64)
-    job_id = models.CharField(max_length=200)
-    run_id = models.CharField(max_length=64, null=True, blank=True)
-    payload = models.JSONField(default=dict, blank=True, encoder=TimeJSONEncoder)
-    created_at = models.DateTimeField()
+    id = models.BigAutoField(primary_key=True, verbose_name=_("id"))
+    event_type = models.CharField(max_length=64, verbose_name=_("event type"))
+    job_id = models.CharField(max_length=200, verbose_name=_("job id"))
+    run_id = models.CharField(max_length=64, null=True, blank=True, verbose_name=_("run id"))
+    payload = models.JSONField(default=dict, blank=True, encoder=TimeJSONEncoder, verbose_name=_("payload"))
+    created_at = models.DateTimeField(verbose_name=_("created at"))
 
     class Meta:
+        verbose_name = _("event")
+        verbose_name_plural = _("events")
         indexes = [
             models.Index(fields=["job_id", "-id"], name="routines_event_job"),
             models.Index(fields=["event_type", "-id"], name="routines_event_type"),
@@ -213,28 +230,34 @@ class Event(models.Model):
 
 
 class Thread(models.Model):
-    thread_id = models.CharField(primary_key=True, max_length=64)
+    thread_id = models.CharField(primary_key=True, max_length=64, verbose_name=_("thread id"))
     # Which backend owns the thread ("openai"); another backend's ids are not resumed.
-    backend = models.CharField(max_length=64)
-    model = models.CharField(max_length=200, blank=True, default="")
-    system = models.TextField(blank=True, default="")
-    created_at = models.DateTimeField()
-    updated_at = models.DateTimeField()
+    backend = models.CharField(max_length=64, verbose_name=_("backend"))
+    model = models.CharField(max_length=200, blank=True, default="", verbose_name=_("model"))
+    system = models.TextField(blank=True, default="", verbose_name=_("system"))
+    created_at = models.DateTimeField(verbose_name=_("created at"))
+    updated_at = models.DateTimeField(verbose_name=_("updated at"))
+
+    class Meta:
+        verbose_name = _("thread")
+        verbose_name_plural = _("threads")
 
     def __str__(self) -> str:
         return self.thread_id
 
 
 class ThreadMessage(models.Model):
-    id = models.BigAutoField(primary_key=True)
-    thread = models.ForeignKey(Thread, on_delete=models.CASCADE, related_name="messages")
+    id = models.BigAutoField(primary_key=True, verbose_name=_("id"))
+    thread = models.ForeignKey(Thread, on_delete=models.CASCADE, related_name="messages", verbose_name=_("thread"))
     # Position in the conversation; unique so that two runs appending at once cannot interleave.
-    seq = models.PositiveIntegerField()
-    role = models.CharField(max_length=32)
-    content = models.TextField()
-    created_at = models.DateTimeField()
+    seq = models.PositiveIntegerField(verbose_name=_("seq"))
+    role = models.CharField(max_length=32, verbose_name=_("role"))
+    content = models.TextField(verbose_name=_("content"))
+    created_at = models.DateTimeField(verbose_name=_("created at"))
 
     class Meta:
+        verbose_name = _("thread message")
+        verbose_name_plural = _("thread messages")
         constraints = [models.UniqueConstraint(fields=["thread", "seq"], name="routines_threadmessage_seq")]
 
     def __str__(self) -> str:

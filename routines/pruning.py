@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 
 from django.db import connection
 from django.db.models import Q
+from django.utils.translation import gettext
 
 from .conf import routines_settings
 from .exceptions import InvalidInput
@@ -29,10 +30,10 @@ def parse_duration(text: object) -> timedelta:
     """``"30d"``, ``"12h"``, ``"90m"`` (also ``s`` and ``w``) as a timedelta; ValueError otherwise."""
     match = DURATION_RE.fullmatch(text) if isinstance(text, str) else None
     if match is None:
-        raise ValueError(f"{text!r} is not a duration like 30d, 12h or 90m")
+        raise ValueError(gettext("%(text)s is not a duration like 30d, 12h or 90m") % {"text": repr(text)})
     value = timedelta(**{UNITS[match.group(2)]: int(match.group(1))})
     if value > MAX_DURATION:
-        raise ValueError(f"{text!r} is longer than 100 years")
+        raise ValueError(gettext("%(text)s is longer than 100 years") % {"text": repr(text)})
     return value
 
 
@@ -43,15 +44,25 @@ def _retention(value: object, setting: str, field: str) -> timedelta:
             try:
                 return parse_duration(value)
             except ValueError as exc:
-                raise InvalidInput(f"ROUTINES[{setting!r}]: {exc}", code="invalid_filter", field=field) from None
+                raise InvalidInput(
+                    gettext("ROUTINES[%(setting)s]: %(problem)s") % {"setting": repr(setting), "problem": exc},
+                    code="invalid_filter",
+                    field=field,
+                ) from None
     if not isinstance(value, timedelta) or value < timedelta(0) or value > MAX_DURATION:
-        raise InvalidInput(f"{field} must be a non-negative timedelta", code="invalid_filter", field=field)
+        raise InvalidInput(
+            gettext("%(field)s must be a non-negative timedelta") % {"field": field}, code="invalid_filter", field=field
+        )
     return value
 
 
 def _count(value: object, field: str, low: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= 1_000_000_000:
-        raise InvalidInput(f"{field} must be an integer of at least {low}", code="invalid_filter", field=field)
+        raise InvalidInput(
+            gettext("%(field)s must be an integer of at least %(low)s") % {"field": field, "low": low},
+            code="invalid_filter",
+            field=field,
+        )
     return value
 
 
@@ -100,7 +111,7 @@ def prune(
     keep = _count(routines_settings.PRUNE_KEEP_LAST if keep_last is None else keep_last, "keep_last", 0)
     size = _count(routines_settings.PRUNE_BATCH_SIZE if batch_size is None else batch_size, "batch_size", 1)
     if not isinstance(dry_run, bool):
-        raise InvalidInput("dry_run must be true or false", code="invalid_filter", field="dry_run")
+        raise InvalidInput(gettext("dry_run must be true or false"), code="invalid_filter", field="dry_run")
     now = now or db_now()
     return {
         "runs": _prune_runs(now - runs_age, keep, size, dry_run),

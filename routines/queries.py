@@ -1,6 +1,6 @@
 """Reading jobs and runs: lookups by id, the filtered lists and what is due.
 
-Filters are validated by ``routines.validation`` so every shell refuses the same bad input with the
+Filters are validated by ``routines.filters`` so every shell refuses the same bad input with the
 same error; ``routines.api`` re-exports these as the public API.
 """
 
@@ -12,8 +12,9 @@ from typing import Any
 
 from django.db.models import QuerySet
 from django.utils import timezone
+from django.utils.translation import gettext
 
-from . import targets, validation
+from . import filters, targets, validation
 from .clock import db_now
 from .exceptions import NotFound
 from .models import Event, Job, Run
@@ -23,16 +24,16 @@ from .targets.task import read_result
 
 def get(job_id: str) -> Job:
     if not isinstance(job_id, str) or not validation.ID_RE.fullmatch(job_id):
-        raise NotFound("job not found")  # no such id can exist; PostgreSQL would refuse a NUL in the query
+        raise NotFound(gettext("job not found"))  # no such id can exist; PostgreSQL would refuse a NUL in the query
     try:
         return Job.objects.get(job_id=job_id)
     except Job.DoesNotExist:
-        raise NotFound(f"job {job_id!r} not found") from None
+        raise NotFound(gettext("job %(job_id)s not found") % {"job_id": repr(job_id)}) from None
 
 
 def filter_jobs(filter: Mapping[str, Any] | None = None) -> QuerySet[Job]:
     """The queryset behind ``list`` (last changed first), for shells that paginate it themselves."""
-    f = validation.normalize_job_filter(filter, tz=timezone.get_current_timezone(), target_types=targets.types())
+    f = filters.normalize_job_filter(filter, tz=timezone.get_current_timezone(), target_types=targets.types())
     qs = Job.objects.order_by("-updated_at", "job_id")
     for key in ("job_id", "state", "schedule_type", "target_type"):
         if key in f:
@@ -46,7 +47,7 @@ def filter_jobs(filter: Mapping[str, Any] | None = None) -> QuerySet[Job]:
 
 def filter_runs(filter: Mapping[str, Any] | None = None) -> QuerySet[Run]:
     """Run history, newest first; exact-match filters ``job_id, status, manual``."""
-    f = validation.normalize_run_filter(filter)
+    f = filters.normalize_run_filter(filter)
     qs = Run.objects.order_by("-started_at", "run_id")
     for key in ("job_id", "status", "manual"):
         if key in f:
@@ -56,7 +57,7 @@ def filter_runs(filter: Mapping[str, Any] | None = None) -> QuerySet[Run]:
 
 def filter_events(filter: Mapping[str, Any] | None = None) -> QuerySet[Event]:
     """The journal, newest first; ``created_after`` is exclusive, ``created_before`` inclusive."""
-    f = validation.normalize_event_filter(filter, tz=timezone.get_current_timezone())
+    f = filters.normalize_event_filter(filter, tz=timezone.get_current_timezone())
     qs = Event.objects.order_by("-id")
     for key in ("job_id", "run_id", "event_type"):
         if key in f:
@@ -70,11 +71,11 @@ def filter_events(filter: Mapping[str, Any] | None = None) -> QuerySet[Event]:
 
 def get_run(run_id: str) -> Run:
     if not isinstance(run_id, str) or not validation.ID_RE.fullmatch(run_id):
-        raise NotFound("run not found")
+        raise NotFound(gettext("run not found"))
     try:
         return Run.objects.get(run_id=run_id)
     except Run.DoesNotExist:
-        raise NotFound(f"run {run_id!r} not found") from None
+        raise NotFound(gettext("run %(run_id)s not found") % {"run_id": repr(run_id)}) from None
 
 
 def task_result(run_id: str) -> Any:
@@ -85,7 +86,7 @@ def task_result(run_id: str) -> Any:
 
 def due_jobs(filter: Mapping[str, Any] | None = None) -> QuerySet[Job]:
     """The queryset behind ``list_due``."""
-    f = validation.normalize_due_filter(filter, tz=timezone.get_current_timezone())
+    f = filters.normalize_due_filter(filter, tz=timezone.get_current_timezone())
     at = f.get("at") or db_now()
     qs = Job.objects.due_or_rescuable(at)
     if f.get("include_claimed"):

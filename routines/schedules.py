@@ -10,6 +10,7 @@ from datetime import datetime, tzinfo
 from typing import Any
 
 from .exceptions import InvalidInput
+from .i18n import gettext as _
 from .times import add_ms, coerce_time, to_ms
 
 SCHEDULE_TYPES = ("once", "interval", "cron")
@@ -31,7 +32,7 @@ TIME_KEYS = ("at", "start_at")
 
 
 def _invalid(message: str, code: str) -> InvalidInput:
-    return InvalidInput(f"schedule: {message}", code=code, field="schedule")
+    return InvalidInput(_("schedule: %(problem)s") % {"problem": message}, code=code, field="schedule")
 
 
 def normalize(raw: object, *, now: datetime, tz: tzinfo, code: str = "invalid_job") -> dict[str, Any]:
@@ -41,27 +42,27 @@ def normalize(raw: object, *, now: datetime, tz: tzinfo, code: str = "invalid_jo
     default time zone of cron schedules.
     """
     if not isinstance(raw, dict):
-        raise _invalid("must be an object with a 'type'", code)
+        raise _invalid(_("must be an object with a 'type'"), code)
     kind = raw.get("type")
     if not isinstance(kind, str) or kind not in _KEYS:
-        raise _invalid(f"type must be one of {', '.join(SCHEDULE_TYPES)}", code)
+        raise _invalid(_("type must be one of %(choices)s") % {"choices": ", ".join(SCHEDULE_TYPES)}, code)
     for key in raw:
         if key not in _KEYS[kind]:
             raise InvalidInput(
-                f"schedule: unsupported key {key!r} for a {kind} schedule",
+                _("schedule: unsupported key %(key)s for a %(type)s schedule") % {"key": repr(key), "type": kind},
                 code="unsupported_schedule_key",
                 field=str(key),
             )
     if kind == "once":
         if "at" not in raw:
-            raise _invalid("a once schedule needs 'at'", code)
+            raise _invalid(_("a once schedule needs 'at'"), code)
         return {"type": "once", "at": _time(raw["at"], "at", tz, code)}
     if kind == "interval":
         every = raw.get("every_ms")
         if isinstance(every, bool) or not isinstance(every, int) or every <= 0:
-            raise _invalid("every_ms must be a positive integer", code)
+            raise _invalid(_("every_ms must be a positive integer"), code)
         if every > MAX_EVERY_MS:
-            raise _invalid(f"every_ms must be at most {MAX_EVERY_MS}", code)
+            raise _invalid(_("every_ms must be at most %(max)s") % {"max": MAX_EVERY_MS}, code)
         start = raw.get("start_at")
         out = {
             "type": "interval",
@@ -82,9 +83,13 @@ def _recurring(raw: dict[str, Any], code: str) -> dict[str, Any]:
     if raw.get("misfire") is not None:
         policy = raw["misfire"]
         if policy not in MISFIRE_POLICIES:
-            raise _invalid(f"misfire must be one of {', '.join(MISFIRE_POLICIES)}", code)
+            raise _invalid(_("misfire must be one of %(choices)s") % {"choices": ", ".join(MISFIRE_POLICIES)}, code)
         if "catch_up" in raw and raw["catch_up"] != (policy == "all"):
-            raise _invalid(f"catch_up {raw['catch_up']!r} contradicts misfire {policy!r}; give one of them", code)
+            raise _invalid(
+                _("catch_up %(catch_up)s contradicts misfire %(misfire)s; give one of them")
+                % {"catch_up": repr(raw["catch_up"]), "misfire": repr(policy)},
+                code,
+            )
         out["misfire"] = policy
         out["catch_up"] = policy == "all"
     bounds = {"misfire_grace_ms": (0, MAX_GRACE_MS), "max_catch_up": (1, MAX_CATCH_UP), "jitter_ms": (0, MAX_JITTER_MS)}
@@ -93,10 +98,14 @@ def _recurring(raw: dict[str, Any], code: str) -> dict[str, Any]:
         if value is None:
             continue
         if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-            raise _invalid(f"{key} must be null or an integer from {low} to {high}", code)
+            raise _invalid(
+                _("%(key)s must be null or an integer from %(low)s to %(high)s")
+                % {"key": key, "low": low, "high": high},
+                code,
+            )
         out[key] = value
     if raw.get("type") == "interval" and out.get("jitter_ms", 0) > raw["every_ms"]:
-        raise _invalid("jitter_ms must not be longer than every_ms", code)
+        raise _invalid(_("jitter_ms must not be longer than every_ms"), code)
     return out
 
 
@@ -112,12 +121,12 @@ def _time(value: object, key: str, tz: tzinfo, code: str) -> datetime:
     try:
         return coerce_time(value, tz)
     except ValueError as exc:
-        raise _invalid(f"{key} {exc}", code) from None
+        raise _invalid(_("%(key)s %(problem)s") % {"key": key, "problem": exc}, code) from None
 
 
 def _bool(value: object, key: str, code: str) -> bool:
     if not isinstance(value, bool):
-        raise _invalid(f"{key} must be true or false", code)
+        raise _invalid(_("%(key)s must be true or false") % {"key": key}, code)
     return value
 
 

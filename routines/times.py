@@ -10,6 +10,8 @@ import re
 import sys
 from datetime import datetime, timedelta, timezone, tzinfo
 
+from .i18n import gettext as _
+
 UTC = timezone.utc
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 # 9999-12-31T23:59:59.999Z: the last millisecond Python's datetime can hold.
@@ -24,29 +26,29 @@ def coerce_time(value: object, tz: tzinfo) -> datetime:
     almost always seconds passed by mistake.
     """
     if isinstance(value, bool) or isinstance(value, float):
-        raise ValueError("must be a datetime, an ISO 8601 string or integer epoch milliseconds")
+        raise ValueError(_("must be a datetime, an ISO 8601 string or integer epoch milliseconds"))
     if isinstance(value, int):
         if not 0 <= value <= MAX_MS:
-            raise ValueError("epoch milliseconds must lie between 1970 and 9999")
+            raise ValueError(_("epoch milliseconds must lie between 1970 and 9999"))
         return EPOCH + timedelta(milliseconds=value)
     if isinstance(value, str):
         text = value.strip()
         if not text or len(text) > 64:
-            raise ValueError("is not an ISO 8601 datetime")
+            raise ValueError(_("is not an ISO 8601 datetime"))
         if text.endswith(("Z", "z")):
             text = text[:-1] + "+00:00"
         try:
             value = datetime.fromisoformat(text if sys.version_info >= (3, 11) else _for_py310(text))
         except ValueError:
-            raise ValueError("is not an ISO 8601 datetime") from None
+            raise ValueError(_("is not an ISO 8601 datetime")) from None
     if isinstance(value, datetime):
         if value.tzinfo is None or value.tzinfo.utcoffset(value) is None:
             value = value.replace(tzinfo=tz)
         try:
             return value.astimezone(UTC)
         except (OverflowError, ValueError):
-            raise ValueError("is out of range") from None
-    raise ValueError("must be a datetime, an ISO 8601 string or integer epoch milliseconds")
+            raise ValueError(_("is out of range")) from None
+    raise ValueError(_("must be a datetime, an ISO 8601 string or integer epoch milliseconds"))
 
 
 _FRACTION_AND_OFFSET = re.compile(r"^(.*T\d{2}:\d{2}:\d{2})(?:[.,](\d{1,9}))?(?:([+-]\d{2}):?(\d{2})?)?$")
@@ -96,8 +98,10 @@ def parse_duration_ms(text: object) -> int:
     """
     match = _DURATION.fullmatch(text.strip()) if isinstance(text, str) else None
     if match is None:
-        raise ValueError(f"{text!r} is not a duration like 90s, 5m, 2h, 1d or a number of milliseconds")
+        raise ValueError(
+            _("%(text)s is not a duration like 90s, 5m, 2h, 1d or a number of milliseconds") % {"text": repr(text)}
+        )
     ms = int(match.group(1)) * _UNIT_MS[match.group(2) or "ms"]
     if ms > MAX_DURATION_MS:
-        raise ValueError(f"{text!r} is longer than 100 years")
+        raise ValueError(_("%(text)s is longer than 100 years") % {"text": repr(text)})
     return ms

@@ -1,4 +1,4 @@
-"""Pure normalisation of job inputs, patches and filters.
+"""Pure normalisation of job inputs and patches (the filters of the list calls are in ``routines.filters``).
 
 The Python API, the REST serializers and the admin forms all call these functions, so a job gets
 the same checks whichever door it comes through. Nothing here touches the database; callers pass
@@ -16,8 +16,9 @@ from typing import Any
 
 from . import schedules, slots
 from .exceptions import InvalidInput
-from .states import DEFINITION_FIELDS, RUN_STATUSES, STATES
-from .times import UTC, coerce_time
+from .i18n import gettext as _
+from .states import DEFINITION_FIELDS
+from .times import coerce_time
 
 JOB_KEYS = ("job_id", *DEFINITION_FIELDS, "idempotency_key", "state", "next_run_at")
 PATCH_KEYS = JOB_KEYS[1:]
@@ -54,7 +55,7 @@ def normalize_job(
     data = _mapping(raw, JOB_KEYS, "unsupported_job_key", code, "job")
     for key in ("schedule", "target"):
         if key not in data:
-            raise InvalidInput(f"{key} is required", code=code, field=key)
+            raise InvalidInput(_("%(field)s is required") % {"field": key}, code=code, field=key)
     job_id = data.get("job_id")
     job_id = new_job_id() if job_id is None else check_id(job_id, "job_id", code)
     out: dict[str, Any] = {"job_id": job_id}
@@ -87,7 +88,8 @@ def ends_before(first: datetime | None, end_at: datetime | None, code: str) -> N
     """Refuse an ``end_at`` that would end the schedule before its first run."""
     if first is not None and end_at is not None and first > end_at:
         raise InvalidInput(
-            f"end_at ({end_at:%Y-%m-%d %H:%M:%S} UTC) is before the first run ({first:%Y-%m-%d %H:%M:%S} UTC)",
+            _("end_at (%(end_at)s UTC) is before the first run (%(first)s UTC)")
+            % {"end_at": f"{end_at:%Y-%m-%d %H:%M:%S}", "first": f"{first:%Y-%m-%d %H:%M:%S}"},
             code=code,
             field="end_at",
         )
@@ -129,7 +131,7 @@ def _fields(
         if key in data:
             value = data[key]
             if not isinstance(value, dict):
-                raise InvalidInput(f"{key} must be an object", code=code, field=key)
+                raise InvalidInput(_("%(field)s must be an object") % {"field": key}, code=code, field=key)
             out[key] = check_json(value, key, code, max_bytes=max_payload_bytes)
     if "retry_policy" in data:
         out["retry_policy"] = normalize_retry_policy(data["retry_policy"], code)
@@ -149,14 +151,14 @@ def _fields(
         key = data["idempotency_key"]
         if not isinstance(key, str) or not key.strip() or len(key) > MAX_KEY_LENGTH or not storable_text(key):
             raise InvalidInput(
-                f"idempotency_key must be a non-empty string of at most {MAX_KEY_LENGTH} characters",
+                _("idempotency_key must be a non-empty string of at most %(max)s characters") % {"max": MAX_KEY_LENGTH},
                 code=code,
                 field="idempotency_key",
             )
         out["idempotency_key"] = key
     if "state" in data:
         if data["state"] not in ("active", "paused"):
-            raise InvalidInput("state must be 'active' or 'paused'", code=code, field="state")
+            raise InvalidInput(_("state must be 'active' or 'paused'"), code=code, field="state")
         out["state"] = data["state"]
     if "next_run_at" in data:
         value = data["next_run_at"]
@@ -178,10 +180,14 @@ def normalize_target(raw: object, validate_target: TargetValidator, code: str) -
 
 def normalize_retry_policy(raw: object, code: str) -> dict[str, int]:
     if not isinstance(raw, dict):
-        raise InvalidInput("retry_policy must be an object", code=code, field="retry_policy")
+        raise InvalidInput(_("retry_policy must be an object"), code=code, field="retry_policy")
     for key in raw:
         if key not in RETRY_DEFAULTS:
-            raise InvalidInput(f"retry_policy: unsupported key {key!r}", code="unsupported_retry_key", field=str(key))
+            raise InvalidInput(
+                _("retry_policy: unsupported key %(key)s") % {"key": repr(key)},
+                code="unsupported_retry_key",
+                field=str(key),
+            )
     out = dict(RETRY_DEFAULTS)
     bounds = {"max_attempts": (1, MAX_ATTEMPTS), "backoff_ms": (0, MAX_BACKOFF_MS)}
     for key, (low, high) in bounds.items():
@@ -189,7 +195,10 @@ def normalize_retry_policy(raw: object, code: str) -> dict[str, int]:
             value = raw[key]
             if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
                 raise InvalidInput(
-                    f"retry_policy: {key} must be an integer from {low} to {high}", code=code, field="retry_policy"
+                    _("retry_policy: %(key)s must be an integer from %(low)s to %(high)s")
+                    % {"key": key, "low": low, "high": high},
+                    code=code,
+                    field="retry_policy",
                 )
             out[key] = value
     return out
@@ -201,7 +210,8 @@ def late_after_ms(value: object, code: str) -> int | None:
         return None
     if isinstance(value, bool) or not isinstance(value, int) or not MIN_TIMEOUT_MS <= value <= MAX_TIMEOUT_MS:
         raise InvalidInput(
-            f"late_after_ms must be null or an integer from {MIN_TIMEOUT_MS} to {MAX_TIMEOUT_MS} (milliseconds)",
+            _("late_after_ms must be null or an integer from %(low)s to %(high)s (milliseconds)")
+            % {"low": MIN_TIMEOUT_MS, "high": MAX_TIMEOUT_MS},
             code=code,
             field="late_after_ms",
         )
@@ -214,7 +224,8 @@ def timeout_ms(value: object, code: str) -> int | None:
         return None
     if isinstance(value, bool) or not isinstance(value, int) or not MIN_TIMEOUT_MS <= value <= MAX_TIMEOUT_MS:
         raise InvalidInput(
-            f"timeout_ms must be null or an integer from {MIN_TIMEOUT_MS} to {MAX_TIMEOUT_MS} (milliseconds)",
+            _("timeout_ms must be null or an integer from %(low)s to %(high)s (milliseconds)")
+            % {"low": MIN_TIMEOUT_MS, "high": MAX_TIMEOUT_MS},
             code=code,
             field="timeout_ms",
         )
@@ -223,7 +234,9 @@ def timeout_ms(value: object, code: str) -> int | None:
 
 def check_id(value: object, field: str, code: str) -> str:
     if not isinstance(value, str) or not ID_RE.fullmatch(value):
-        raise InvalidInput(f"{field} must be 1-200 characters of A-Z a-z 0-9 . _ : -", code=code, field=field)
+        raise InvalidInput(
+            _("%(field)s must be 1-200 characters of A-Z a-z 0-9 . _ : -") % {"field": field}, code=code, field=field
+        )
     return value
 
 
@@ -231,21 +244,29 @@ def time_value(value: object, field: str, code: str, tz: tzinfo) -> datetime:
     try:
         return coerce_time(value, tz)
     except ValueError as exc:
-        raise InvalidInput(f"{field} {exc}", code=code, field=field) from None
+        raise InvalidInput(
+            _("%(field)s %(problem)s") % {"field": field, "problem": exc}, code=code, field=field
+        ) from None
 
 
 def check_json(value: Any, field: str, code: str, *, max_bytes: int | None = None) -> Any:
     """Refuse what JSON (or a database's JSON column) cannot hold: NaN, non-string keys, huge ints."""
     size = _json_size(value, field, code, 0)
     if max_bytes is not None and size > max_bytes:
-        raise InvalidInput(f"{field} is larger than {max_bytes} bytes", code=code, field=field)
+        raise InvalidInput(
+            _("%(field)s is larger than %(max)s bytes") % {"field": field, "max": max_bytes}, code=code, field=field
+        )
     return value
 
 
 def _json_size(value: Any, field: str, code: str, depth: int) -> int:
     """Walk the value once, checking it and estimating its encoded size."""
     if depth > MAX_JSON_DEPTH:
-        raise InvalidInput(f"{field} is nested deeper than {MAX_JSON_DEPTH} levels", code=code, field=field)
+        raise InvalidInput(
+            _("%(field)s is nested deeper than %(max)s levels") % {"field": field, "max": MAX_JSON_DEPTH},
+            code=code,
+            field=field,
+        )
     # Strings and objects first: they are most of what a job holds, and this runs for every input.
     if isinstance(value, str):
         if not value.isascii() or "\x00" in value:
@@ -255,7 +276,7 @@ def _json_size(value: Any, field: str, code: str, depth: int) -> int:
         total = 2
         for key, item in value.items():
             if not isinstance(key, str):
-                raise InvalidInput(f"{field} has a non-string key", code=code, field=field)
+                raise InvalidInput(_("%(field)s has a non-string key") % {"field": field}, code=code, field=field)
             if not key.isascii() or "\x00" in key:
                 _check_text(key, field, code)
             total += len(key) + 4 + _json_size(item, field, code, depth + 1)
@@ -264,15 +285,21 @@ def _json_size(value: Any, field: str, code: str, depth: int) -> int:
         return 5
     if isinstance(value, int):
         if abs(value) > MAX_INT:
-            raise InvalidInput(f"{field} holds an integer outside 64 bits", code=code, field=field)
+            raise InvalidInput(
+                _("%(field)s holds an integer outside 64 bits") % {"field": field}, code=code, field=field
+            )
         return 20
     if isinstance(value, float):
         if not math.isfinite(value):
-            raise InvalidInput(f"{field} holds a non-finite number", code=code, field=field)
+            raise InvalidInput(_("%(field)s holds a non-finite number") % {"field": field}, code=code, field=field)
         return 24
     if isinstance(value, (list, tuple)):
         return 2 + sum(_json_size(item, field, code, depth + 1) + 1 for item in value)
-    raise InvalidInput(f"{field} holds a {type(value).__name__}, which is not JSON", code=code, field=field)
+    raise InvalidInput(
+        _("%(field)s holds a %(type)s, which is not JSON") % {"field": field, "type": type(value).__name__},
+        code=code,
+        field=field,
+    )
 
 
 def storable_text(text: str) -> bool:
@@ -292,121 +319,29 @@ def storable_text(text: str) -> bool:
 
 def _check_text(text: str, field: str, code: str) -> None:
     if not storable_text(text):
-        raise InvalidInput(f"{field} holds a NUL character or an invalid surrogate", code=code, field=field)
+        raise InvalidInput(
+            _("%(field)s holds a NUL character or an invalid surrogate") % {"field": field}, code=code, field=field
+        )
 
 
 def _mapping(raw: object, allowed: tuple[str, ...], unsupported: str, code: str, what: str) -> Mapping[str, Any]:
     if not isinstance(raw, Mapping):
-        raise InvalidInput(f"the {what} must be an object", code=code, field=None)
+        raise InvalidInput(_("the %(what)s must be an object") % {"what": what}, code=code, field=None)
     for key in raw:
         if key not in allowed:
-            raise InvalidInput(f"unsupported {what} key {key!r}", code=unsupported, field=str(key))
+            raise InvalidInput(
+                _("unsupported %(what)s key %(key)s") % {"what": what, "key": repr(key)},
+                code=unsupported,
+                field=str(key),
+            )
     return raw
-
-
-# Filters -------------------------------------------------------------------------------------
-
-JOB_FILTER_KEYS = ("job_id", "state", "schedule_type", "target_type", "due_before", "limit")
-DUE_FILTER_KEYS = ("at", "limit", "include_claimed")
-RUN_DUE_KEYS = ("now", "limit", "runner_id", "claim_ttl_ms")
-MAX_TTL_MS = 7 * 24 * 3600 * 1000
-MAX_RUNNER_ID_LENGTH = 200  # Job.claimed_by and Run.runner_id
-# run_due adds leases (up to MAX_TTL_MS) to its clock; a later clock would overflow datetime.
-LATEST_NOW = datetime(9999, 12, 1, tzinfo=UTC)
-
-
-def normalize_job_filter(raw: object, *, tz: tzinfo, target_types: tuple[str, ...]) -> dict[str, Any]:
-    data = _filter_mapping(raw, JOB_FILTER_KEYS)
-    out: dict[str, Any] = {}
-    for key, value in data.items():
-        if value is None:
-            continue
-        if key == "job_id":
-            out[key] = _filter_str(value, key)
-        elif key == "state":
-            out[key] = _choice(value, key, STATES)
-        elif key == "schedule_type":
-            out[key] = _choice(value, key, schedules.SCHEDULE_TYPES)
-        elif key == "target_type":
-            out[key] = _choice(value, key, target_types)
-        elif key == "due_before":
-            out[key] = _filter_time(value, key, tz)
-        else:
-            out[key] = positive_int(value, key, "invalid_filter")
-    return out
-
-
-RUN_FILTER_KEYS = ("job_id", "status", "manual")
-
-
-def normalize_run_filter(raw: object) -> dict[str, Any]:
-    data = _filter_mapping(raw, RUN_FILTER_KEYS)
-    out: dict[str, Any] = {}
-    if data.get("job_id") is not None:
-        out["job_id"] = _filter_str(data["job_id"], "job_id")
-    if data.get("status") is not None:
-        out["status"] = _choice(data["status"], "status", RUN_STATUSES)
-    if data.get("manual") is not None:
-        out["manual"] = _filter_bool(data["manual"], "manual")
-    return out
-
-
-EVENT_FILTER_KEYS = ("job_id", "run_id", "event_type", "created_after", "created_before")
-
-
-def normalize_event_filter(raw: object, *, tz: tzinfo) -> dict[str, Any]:
-    """The journal's filters: exact ids and type, and a half-open creation window."""
-    data = _filter_mapping(raw, EVENT_FILTER_KEYS)
-    out: dict[str, Any] = {}
-    for key in ("job_id", "run_id", "event_type"):
-        if data.get(key) is not None:
-            out[key] = _filter_str(data[key], key)
-    for key in ("created_after", "created_before"):
-        if data.get(key) is not None:
-            out[key] = _filter_time(data[key], key, tz)
-    return out
-
-
-def normalize_due_filter(raw: object, *, tz: tzinfo) -> dict[str, Any]:
-    data = _filter_mapping(raw, DUE_FILTER_KEYS)
-    out: dict[str, Any] = {}
-    if data.get("at") is not None:
-        out["at"] = _filter_time(data["at"], "at", tz)
-    if data.get("limit") is not None:
-        out["limit"] = positive_int(data["limit"], "limit", "invalid_filter")
-    if "include_claimed" in data:
-        out["include_claimed"] = _filter_bool(data["include_claimed"], "include_claimed")
-    return out
-
-
-def normalize_run_due_opts(raw: object, *, tz: tzinfo) -> dict[str, Any]:
-    data = _filter_mapping(raw, RUN_DUE_KEYS)
-    out: dict[str, Any] = {}
-    if data.get("now") is not None:
-        out["now"] = _filter_time(data["now"], "now", tz)
-        if out["now"] >= LATEST_NOW:
-            raise InvalidInput(
-                "now must lie before 9999-12-01 (leases are counted from it)", code="invalid_filter", field="now"
-            )
-    if data.get("limit") is not None:
-        out["limit"] = positive_int(data["limit"], "limit", "invalid_filter")
-    if data.get("runner_id") is not None:
-        out["runner_id"] = _filter_str(data["runner_id"], "runner_id", MAX_RUNNER_ID_LENGTH)
-    if data.get("claim_ttl_ms") is not None:
-        value = data["claim_ttl_ms"]
-        if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_TTL_MS:
-            raise InvalidInput(
-                f"claim_ttl_ms must be an integer from 1 to {MAX_TTL_MS}", code="invalid_filter", field="claim_ttl_ms"
-            )
-        out["claim_ttl_ms"] = value
-    return out
 
 
 def pause_until(value: object, now: datetime, tz: tzinfo) -> datetime:
     """A timed pause's end: a time after ``now``."""
     until = time_value(value, "until", "invalid_patch", tz)
     if until <= now:
-        raise InvalidInput("until must be in the future", code="invalid_patch", field="until")
+        raise InvalidInput(_("until must be in the future"), code="invalid_patch", field="until")
     return until
 
 
@@ -415,7 +350,9 @@ def max_runs(value: object, code: str) -> int | None:
         return None
     if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_TIMEOUT_MS:
         raise InvalidInput(
-            f"max_runs must be null or an integer from 1 to {MAX_TIMEOUT_MS}", code=code, field="max_runs"
+            _("max_runs must be null or an integer from 1 to %(max)s") % {"max": MAX_TIMEOUT_MS},
+            code=code,
+            field="max_runs",
         )
     return value
 
@@ -425,7 +362,8 @@ def concurrency_key(value: object, code: str) -> str | None:
         return None
     if not isinstance(value, str) or not value.strip() or len(value) > MAX_CONCURRENCY_KEY or not storable_text(value):
         raise InvalidInput(
-            f"concurrency_key must be null or a non-empty string of at most {MAX_CONCURRENCY_KEY} characters",
+            _("concurrency_key must be null or a non-empty string of at most %(max)s characters")
+            % {"max": MAX_CONCURRENCY_KEY},
             code=code,
             field="concurrency_key",
         )
@@ -435,50 +373,8 @@ def concurrency_key(value: object, code: str) -> str | None:
 def concurrency_limit(value: object, code: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_TIMEOUT_MS:
         raise InvalidInput(
-            f"concurrency_limit must be an integer from 1 to {MAX_TIMEOUT_MS}", code=code, field="concurrency_limit"
+            _("concurrency_limit must be an integer from 1 to %(max)s") % {"max": MAX_TIMEOUT_MS},
+            code=code,
+            field="concurrency_limit",
         )
     return value
-
-
-def positive_int(value: object, field: str, code: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_INT:
-        raise InvalidInput(f"{field} must be a positive integer", code=code, field=field)
-    return value
-
-
-def _filter_mapping(raw: object, allowed: tuple[str, ...]) -> Mapping[str, Any]:
-    if raw is None:
-        return {}
-    if not isinstance(raw, Mapping):
-        raise InvalidInput("filters must be an object", code="invalid_filter", field=None)
-    for key in raw:
-        if key not in allowed:
-            raise InvalidInput(f"unsupported filter {key!r}", code="unsupported_filter", field=str(key))
-    return raw
-
-
-def _filter_bool(value: object, field: str) -> bool:
-    if not isinstance(value, bool):
-        raise InvalidInput(f"{field} must be true or false", code="invalid_filter", field=field)
-    return value
-
-
-def _filter_str(value: object, field: str, max_length: int = MAX_KEY_LENGTH) -> str:
-    if not isinstance(value, str) or not value or len(value) > max_length or not storable_text(value):
-        raise InvalidInput(
-            f"{field} must be a non-empty string of at most {max_length} characters", code="invalid_filter", field=field
-        )
-    return value
-
-
-def _choice(value: object, field: str, choices: tuple[str, ...]) -> str:
-    if not isinstance(value, str) or value not in choices:
-        raise InvalidInput(f"{field} must be one of {', '.join(choices)}", code="invalid_filter", field=field)
-    return value
-
-
-def _filter_time(value: object, field: str, tz: tzinfo) -> datetime:
-    try:
-        return coerce_time(value, tz)
-    except ValueError as exc:
-        raise InvalidInput(f"{field} {exc}", code="invalid_filter", field=field) from None

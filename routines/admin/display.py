@@ -1,7 +1,8 @@
 """Small HTML pieces the admin pages share: state badges, relative times, time stamps, links.
 
 Kept apart from the ModelAdmins so both the job pages and the history pages render a state or a
-time the same way, and so the wording ("in 4 min", "3 min overdue") is defined once.
+time the same way, and so the wording ("in 4 minutes", "3 minutes overdue") is defined once. Relative
+times come from Django's translated ``timesince``, to the largest unit.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
+from django.utils.timesince import timesince
+from django.utils.translation import gettext, ngettext
 
 EMPTY = "—"
 # Colour classes live in routines/static/routines/admin.css; unknown values fall back to grey.
@@ -63,19 +66,31 @@ def span(seconds: float) -> str:
     return f"{int(seconds // (365.25 * 86400))} years"
 
 
+def between(earlier: datetime, later: datetime) -> str:
+    """The time from ``earlier`` to ``later`` in its largest unit ("4 minutes"), seconds under a minute."""
+    seconds = int((later - earlier).total_seconds())
+    if seconds < 60:
+        return ngettext("%(n)d second", "%(n)d seconds", seconds) % {"n": seconds}
+    return timesince(earlier, later, depth=1)
+
+
 def until(at: datetime, now: datetime) -> str:
-    """ "in 4 min" for the future, "3 min overdue" for the past."""
+    """ "in 4 minutes" for the future, "3 minutes overdue" for the past."""
     seconds = (at - now).total_seconds()
     if abs(seconds) < 1:
-        return "now"
-    return f"in {span(seconds)}" if seconds > 0 else f"{span(seconds)} overdue"
+        return gettext("now")
+    if seconds > 0:
+        return gettext("in %(time)s") % {"time": between(now, at)}
+    return gettext("%(time)s overdue") % {"time": between(at, now)}
 
 
 def ago(at: datetime, now: datetime) -> str:
     seconds = (now - at).total_seconds()
     if 0 <= seconds < 5:
-        return "just now"
-    return f"{span(seconds)} ago" if seconds >= 0 else f"in {span(seconds)}"
+        return gettext("just now")
+    if seconds >= 0:
+        return gettext("%(time)s ago") % {"time": between(at, now)}
+    return gettext("in %(time)s") % {"time": between(now, at)}
 
 
 def stamp(at: datetime | None, *, short: bool = False, zone: str | None = None) -> str:
@@ -120,6 +135,6 @@ def when(at: datetime | None, relative: str, zone: str | None = None) -> SafeStr
 
 def duration(started: datetime | None, finished: datetime | None) -> str:
     if started is None or finished is None:
-        return "running" if finished is None and started is not None else EMPTY
+        return gettext("running") if finished is None and started is not None else EMPTY
     seconds = (finished - started).total_seconds()
     return f"{seconds * 1000:.0f} ms" if seconds < 1 else f"{seconds:.1f} s" if seconds < 60 else span(seconds)

@@ -41,7 +41,7 @@ EVENT_TYPES = (
 class JobIdFilter(admin.SimpleListFilter):
     """``?job_id=…`` (linked from a job's page), shown in the sidebar so it can be cleared."""
 
-    title = "job"
+    title = _("job")
     parameter_name = "job_id"
 
     def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
@@ -53,7 +53,7 @@ class JobIdFilter(admin.SimpleListFilter):
 
 
 class EventTypeFilter(admin.SimpleListFilter):
-    title = "event type"
+    title = _("event type")
     parameter_name = "event_type"
 
     def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:

@@ -50,7 +50,7 @@ SCHEDULE_ROWS = (
 
 
 class ScheduleTypeFilter(admin.SimpleListFilter):
-    title = "schedule type"
+    title = _("schedule type")
     parameter_name = "schedule_type"
 
     def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
@@ -63,7 +63,7 @@ class ScheduleTypeFilter(admin.SimpleListFilter):
 class TargetTypeFilter(admin.SimpleListFilter):
     """Lists the registered target types, so the sidebar costs no query."""
 
-    title = "target type"
+    title = _("target type")
     parameter_name = "target_type"
 
     def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
@@ -76,11 +76,11 @@ class TargetTypeFilter(admin.SimpleListFilter):
 class DueFilter(admin.SimpleListFilter):
     """The jobs the next ``run_due`` would pick up (the ``list_due`` rule, lease rescue included)."""
 
-    title = "due"
+    title = _("due")
     parameter_name = "due"
 
     def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
-        return [("now", "Due now"), ("hour", "Due within an hour")]
+        return [("now", _t("Due now")), ("hour", _t("Due within an hour"))]
 
     def queryset(self, request: HttpRequest, queryset: QuerySet[Job]) -> QuerySet[Job]:
         assert isinstance(queryset, JobQuerySet)  # the admin's queryset comes from Job.objects
@@ -318,23 +318,24 @@ class JobAdmin(ModelAdmin):
             return HttpResponseRedirect(reverse("admin:index"))
         results = api.run_due({"limit": RUN_DUE_LIMIT})
         if not results:
-            self.message_user(request, "Nothing was due.", messages.INFO)
+            self.message_user(request, _t("Nothing was due."), messages.INFO)
         else:
             outcomes: dict[str, int] = {}
             for result in results:
                 outcomes[result.outcome] = outcomes.get(result.outcome, 0) + 1
             summary = ", ".join(f"{n} {outcome}" for outcome, n in sorted(outcomes.items()))
             level = messages.WARNING if outcomes.get("failed") else messages.SUCCESS
-            self.message_user(request, f"Ran {len(results)} due job attempts: {summary}.", level)
+            message = _t("Ran %(count)d due job attempts: %(summary)s.") % {"count": len(results), "summary": summary}
+            self.message_user(request, message, level)
         return HttpResponseRedirect(reverse("admin:routines_job_changelist"))
 
     # Columns ---------------------------------------------------------------------------------
 
-    @admin.display(description="state", ordering="state")
+    @admin.display(description=_("state"), ordering="state")
     def state_badge(self, obj: Job) -> SafeString | str:
         return display.badge(obj.state)
 
-    @admin.display(description="schedule")
+    @admin.display(description=_("schedule"))
     def schedule_summary(self, obj: Job) -> str:
         if obj.schedule.get("type") == "once" and obj.schedule.get("at"):
             return _t("once at %s") % display.stamp(obj.schedule["at"], short=True)
@@ -349,7 +350,7 @@ class JobAdmin(ModelAdmin):
         except Exception:  # a schedule type this version cannot describe must not break the page
             return str(obj.schedule.get("type", "?"))
 
-    @admin.display(description="next run", ordering="next_run_at")
+    @admin.display(description=_("next run"), ordering="next_run_at")
     def next_run(self, obj: Job) -> SafeString | str:
         if obj.state == "running":
             return format_html("{}<br>{}", display.badge("running"), display.when(obj.current_slot_at, "slot"))
@@ -361,7 +362,7 @@ class JobAdmin(ModelAdmin):
         zone = obj.schedule.get("timezone") if obj.schedule.get("type") == "cron" else None
         return display.when(obj.next_run_at, relative, zone)
 
-    @admin.display(description="last run", ordering="last_run_at")
+    @admin.display(description=_("last run"), ordering="last_run_at")
     def last_run(self, obj: Job) -> SafeString | str:
         if obj.last_run_at is None:
             return display.EMPTY
@@ -376,7 +377,7 @@ class JobAdmin(ModelAdmin):
             display.stamp(obj.last_run_at, short=True),
         )
 
-    @admin.display(description="attempts")
+    @admin.display(description=_("attempts"))
     def attempts(self, obj: Job) -> str:
         max_attempts = (obj.retry_policy or {}).get("max_attempts", 1)
         return f"{obj.attempt_count} / {max_attempts}"

@@ -11,6 +11,7 @@ from typing import Any
 from django.contrib import admin
 from django.db.models import Count, QuerySet
 from django.http import HttpRequest
+from django.utils.translation import gettext_lazy as _
 
 from ..models import Thread, ThreadMessage
 from .bases import TabularInline
@@ -47,7 +48,7 @@ class ThreadAdmin(ReadOnlyAdmin):
         threads: QuerySet[Thread] = super().get_queryset(request).annotate(message_total=Count("messages"))
         return threads
 
-    @admin.display(description="messages", ordering="message_total")
+    @admin.display(description=_("messages"), ordering="message_total")
     def message_count(self, obj: Thread) -> int:
         total: int = obj.message_total  # type: ignore[attr-defined]
         return total

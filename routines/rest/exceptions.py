@@ -10,6 +10,7 @@ from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.http import Http404
+from django.utils.translation import gettext_lazy
 from rest_framework import exceptions as drf
 from rest_framework import serializers, status
 from rest_framework.response import Response
@@ -88,6 +89,8 @@ def _first_error(detail: Any, field: str | None = None) -> tuple[str | None, str
 
 
 class ErrorSerializer(Serializer):
-    error = serializers.CharField(help_text="a machine-readable code, e.g. invalid_job, not_found, job_busy")
+    error = serializers.CharField(
+        help_text=gettext_lazy("a machine-readable code, e.g. invalid_job, not_found, job_busy")
+    )
     detail = serializers.CharField()
-    field = serializers.CharField(allow_null=True, help_text="the input key the error is about, or null")
+    field = serializers.CharField(allow_null=True, help_text=gettext_lazy("the input key the error is about, or null"))

@@ -12,6 +12,7 @@ from typing import Any
 
 import django_filters
 from django.db.models import QuerySet
+from django.utils.translation import gettext_lazy
 from django_filters.rest_framework import DjangoFilterBackend
 
 from routines import api
@@ -37,11 +38,11 @@ def given(data: dict[str, Any]) -> dict[str, Any]:
 
 
 class JobFilterSet(django_filters.FilterSet):
-    job_id = django_filters.CharFilter(help_text="exact job id")
+    job_id = django_filters.CharFilter(help_text=gettext_lazy("exact job id"))
     state = django_filters.ChoiceFilter(choices=[(s, s) for s in STATES])
-    schedule_type = django_filters.CharFilter(help_text="once, interval, cron")
-    target_type = django_filters.CharFilter(help_text="run, query, callable, task or a registered type")
-    due_before = django_filters.CharFilter(help_text="ISO 8601 or epoch ms; next_run_at <= due_before")
+    schedule_type = django_filters.CharFilter(help_text=gettext_lazy("once, interval, cron"))
+    target_type = django_filters.CharFilter(help_text=gettext_lazy("run, query, callable, task or a registered type"))
+    due_before = django_filters.CharFilter(help_text=gettext_lazy("ISO 8601 or epoch ms; next_run_at <= due_before"))
 
     class Meta:
         model = Job
@@ -55,9 +56,9 @@ class JobFilterSet(django_filters.FilterSet):
 
 
 class RunFilterSet(django_filters.FilterSet):
-    job_id = django_filters.CharFilter(help_text="exact job id")
+    job_id = django_filters.CharFilter(help_text=gettext_lazy("exact job id"))
     status = django_filters.ChoiceFilter(choices=[(s, s) for s in RUN_STATUSES])
-    manual = django_filters.CharFilter(help_text="true or false")
+    manual = django_filters.CharFilter(help_text=gettext_lazy("true or false"))
 
     class Meta:
         model = Run
@@ -71,11 +72,15 @@ class RunFilterSet(django_filters.FilterSet):
 
 
 class EventFilterSet(django_filters.FilterSet):
-    job_id = django_filters.CharFilter(help_text="exact job id")
-    run_id = django_filters.CharFilter(help_text="exact run id")
-    event_type = django_filters.CharFilter(help_text="exact type, e.g. routine_run_finished")
-    created_after = django_filters.CharFilter(help_text="ISO 8601 or epoch ms; created_at > created_after")
-    created_before = django_filters.CharFilter(help_text="ISO 8601 or epoch ms; created_at <= created_before")
+    job_id = django_filters.CharFilter(help_text=gettext_lazy("exact job id"))
+    run_id = django_filters.CharFilter(help_text=gettext_lazy("exact run id"))
+    event_type = django_filters.CharFilter(help_text=gettext_lazy("exact type, e.g. routine_run_finished"))
+    created_after = django_filters.CharFilter(
+        help_text=gettext_lazy("ISO 8601 or epoch ms; created_at > created_after")
+    )
+    created_before = django_filters.CharFilter(
+        help_text=gettext_lazy("ISO 8601 or epoch ms; created_at <= created_before")
+    )
 
     class Meta:
         model = Event

@@ -13,9 +13,10 @@ from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.utils import OpenApiParameter
 
 from routines import targets
+from routines.filters import LATEST_NOW, MAX_TTL_MS
 from routines.schedules import SCHEDULE_TYPES
 from routines.times import MAX_MS, to_ms
-from routines.validation import LATEST_NOW, MAX_ATTEMPTS, MAX_BACKOFF_MS, MAX_INT, MAX_KEY_LENGTH, MAX_TTL_MS
+from routines.validation import MAX_ATTEMPTS, MAX_BACKOFF_MS, MAX_INT, MAX_KEY_LENGTH
 
 from .exceptions import ErrorSerializer
 

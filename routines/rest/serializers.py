@@ -10,6 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from django.utils.translation import gettext_lazy
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
@@ -105,8 +106,12 @@ class JobSerializer(Serializer):
     max_runs = serializers.IntegerField(allow_null=True, help_text=MAX_RUNS_HELP)
     concurrency_key = serializers.CharField(allow_null=True, help_text=CONCURRENCY_KEY_HELP)
     concurrency_limit = serializers.IntegerField(help_text=CONCURRENCY_LIMIT_HELP)
-    run_count = serializers.IntegerField(help_text="Scheduled slots finished so far (manual runs don't count).")
-    paused_until = UTCDateTimeField(allow_null=True, help_text="A timed pause ends at the first run_due after this.")
+    run_count = serializers.IntegerField(
+        help_text=gettext_lazy("Scheduled slots finished so far (manual runs don't count).")
+    )
+    paused_until = UTCDateTimeField(
+        allow_null=True, help_text=gettext_lazy("A timed pause ends at the first run_due after this.")
+    )
     idempotency_key = serializers.CharField()
     state = serializers.ChoiceField(choices=STATES)
     attempt_count = serializers.IntegerField()
@@ -143,8 +148,10 @@ class RunSerializer(Serializer):
 
 
 class EventSerializer(Serializer):
-    id = serializers.IntegerField(help_text="increasing in the order the events were written")
-    event_type = serializers.CharField(help_text="e.g. routine_created, routine_run_started, routine_slot_late")
+    id = serializers.IntegerField(help_text=gettext_lazy("increasing in the order the events were written"))
+    event_type = serializers.CharField(
+        help_text=gettext_lazy("e.g. routine_created, routine_run_started, routine_slot_late")
+    )
     job_id = serializers.CharField()
     run_id = serializers.CharField(allow_null=True)
     payload = ObjectField()
@@ -281,8 +288,10 @@ class RunDueNowField(AnyJSONField):
 class RunDueSerializer(Serializer):
     """Options of one run: leave a key out, or set it to null, for its default."""
 
-    limit = LimitField(required=False, allow_null=True, help_text="claim at most this many jobs")
-    now = RunDueNowField(required=False, allow_null=True, help_text="the clock to go by; default the database's")
+    limit = LimitField(required=False, allow_null=True, help_text=gettext_lazy("claim at most this many jobs"))
+    now = RunDueNowField(
+        required=False, allow_null=True, help_text=gettext_lazy("the clock to go by; default the database's")
+    )
     runner_id = RunnerIdField(required=False, allow_null=True)
     claim_ttl_ms = ClaimTTLField(required=False, allow_null=True)
 
@@ -295,16 +304,22 @@ class LateJobSerializer(Serializer):
 
 class HealthSerializer(Serializer):
     status = serializers.ChoiceField(choices=("ok", "late"))
-    due = serializers.IntegerField(help_text="jobs due now, counted up to 10000 (10000 means at least that many)")
-    late = serializers.IntegerField(
-        help_text="jobs late: due longer ago than their late_after_ms, counted up to 10000 like due"
+    due = serializers.IntegerField(
+        help_text=gettext_lazy("jobs due now, counted up to 10000 (10000 means at least that many)")
     )
-    late_jobs = LateJobSerializer(many=True, required=False, help_text="staff only: the first 100 late jobs")
+    late = serializers.IntegerField(
+        help_text=gettext_lazy("jobs late: due longer ago than their late_after_ms, counted up to 10000 like due")
+    )
+    late_jobs = LateJobSerializer(
+        many=True, required=False, help_text=gettext_lazy("staff only: the first 100 late jobs")
+    )
 
 
 class PauseRequestSerializer(Serializer):
     until = TimeInputField(
-        required=False, allow_null=True, help_text="Resume by itself at the first run_due after this time."
+        required=False,
+        allow_null=True,
+        help_text=gettext_lazy("Resume by itself at the first run_due after this time."),
     )
 
 

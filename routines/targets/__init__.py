@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..exceptions import InvalidInput
+from ..i18n import gettext
 from .base import Context, Executor, Outcome, RunFields, exception_error, invalid
 
 __all__ = [
@@ -29,7 +30,7 @@ _registry: dict[str, Executor] = {}
 
 def register(type_name: str, executor: Executor) -> None:
     if not isinstance(type_name, str) or not type_name:
-        raise ValueError("a target type needs a non-empty name")
+        raise ValueError(gettext("a target type needs a non-empty name"))
     _registry[type_name] = executor
 
 
@@ -41,7 +42,11 @@ def get(type_name: str) -> Executor:
     try:
         return _registry[type_name]
     except KeyError:
-        raise InvalidInput(f"target: unknown type {type_name!r}", code="invalid_job", field="target") from None
+        raise InvalidInput(
+            gettext("target: unknown type %(type_name)s") % {"type_name": repr(type_name)},
+            code="invalid_job",
+            field="target",
+        ) from None
 
 
 def types() -> tuple[str, ...]:
@@ -51,10 +56,10 @@ def types() -> tuple[str, ...]:
 def validate(target: object) -> dict[str, Any]:
     """Dispatch to the executor named by ``target["type"]``; returns the normalised target."""
     if not isinstance(target, dict):
-        raise invalid("must be an object with a 'type'")
+        raise invalid(gettext("must be an object with a 'type'"))
     kind = target.get("type")
     if not isinstance(kind, str) or kind not in _registry:
-        raise invalid(f"type must be one of {', '.join(types())}")
+        raise invalid(gettext("type must be one of %(choices)s") % {"choices": ", ".join(types())})
     return _registry[kind].validate(target)
 
 

@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from ..exceptions import InvalidInput
+from ..i18n import gettext
 
 COMPLETED, FAILED, CANCELLED = "completed", "failed", "cancelled"
 OUTCOMES = (COMPLETED, FAILED, CANCELLED)
@@ -72,13 +73,15 @@ class Executor:
 
 
 def invalid(message: str) -> InvalidInput:
-    return InvalidInput(f"target: {message}", code="invalid_job", field="target")
+    return InvalidInput(gettext("target: %(message)s") % {"message": message}, code="invalid_job", field="target")
 
 
 def check_keys(target: dict[str, Any], allowed: set[str], code: str = "unsupported_target_key") -> None:
     for key in target:
         if key not in allowed:
-            raise InvalidInput(f"target: unsupported key {key!r}", code=code, field=str(key))
+            raise InvalidInput(
+                gettext("target: unsupported key %(key)s") % {"key": repr(key)}, code=code, field=str(key)
+            )
 
 
 # A Run's error keeps the last frames of the traceback (where it failed), bounded in frames and size.

@@ -17,6 +17,7 @@ from fnmatch import fnmatchcase
 from typing import Any
 
 from ..exceptions import InvalidInput
+from ..i18n import gettext
 from ..validation import check_json
 from .base import COMPLETED, FAILED, Context, Executor, Outcome, check_keys, exception_error, invalid
 
@@ -37,14 +38,18 @@ def check_allowed(path: object, code: str = "invalid_job", *, key: str = "path")
     """
     if not isinstance(path, str) or len(path) > MAX_PATH_LENGTH or not PATH_RE.fullmatch(path):
         raise InvalidInput(
-            f"target: {key} must be a dotted path like 'myapp.jobs.send_digest' "
-            f"(ASCII identifiers not starting with '_', at most {MAX_PATH_LENGTH} characters)",
+            gettext(
+                "target: %(key)s must be a dotted path like 'myapp.jobs.send_digest' "
+                "(ASCII identifiers not starting with '_', at most %(max)s characters)"
+            )
+            % {"key": key, "max": MAX_PATH_LENGTH},
             code=code,
             field="target",
         )
     if not any(isinstance(p, str) and fnmatchcase(path, p) for p in allowlist()):
         raise InvalidInput(
-            f"target: {key} {path!r} is not allowed by ROUTINES['CALLABLE_ALLOWLIST']",
+            gettext("target: %(key)s %(path)s is not allowed by ROUTINES['CALLABLE_ALLOWLIST']")
+            % {"key": key, "path": repr(path)},
             code=code,
             field="target",
         )
@@ -87,11 +92,11 @@ class CallableExecutor(Executor):
     def validate(self, target: dict[str, Any]) -> dict[str, Any]:
         check_keys(target, KEYS)
         if "path" not in target:
-            raise invalid("path is required")
+            raise invalid(gettext("path is required"))
         path = check_allowed(target["path"])
         kwargs = target.get("kwargs", {})
         if not isinstance(kwargs, dict):
-            raise invalid("kwargs must be an object")
+            raise invalid(gettext("kwargs must be an object"))
         return {"type": "callable", "path": path, "kwargs": kwargs}
 
     def execute(self, context: Context) -> Outcome:

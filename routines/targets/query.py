@@ -14,6 +14,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from .. import sessions
+from ..i18n import gettext
 from .base import COMPLETED, FAILED, Context, Executor, Outcome, RunFields, check_keys, exception_error, invalid
 
 logger = logging.getLogger("routines")
@@ -34,17 +35,17 @@ class QueryExecutor(Executor):
     def validate(self, target: dict[str, Any]) -> dict[str, Any]:
         check_keys(target, KEYS)
         if "session" not in target:
-            raise invalid("session is required")
+            raise invalid(gettext("session is required"))
         session = _session(target["session"])
         prompt = target.get("prompt")
         if not isinstance(prompt, str) or not prompt.strip():
-            raise invalid("prompt must be a non-empty string")
+            raise invalid(gettext("prompt must be a non-empty string"))
         query_opts = target.get("query_opts", {})
         if not isinstance(query_opts, dict):
-            raise invalid("query_opts must be an object")
+            raise invalid(gettext("query_opts must be an object"))
         stop_session = target.get("stop_session", session["kind"] == "routed")
         if not isinstance(stop_session, bool):
-            raise invalid("stop_session must be true or false")
+            raise invalid(gettext("stop_session must be true or false"))
         out: dict[str, Any] = {
             "type": "query",
             "session": session,
@@ -71,38 +72,40 @@ class QueryExecutor(Executor):
 
 def _session(raw: object) -> dict[str, Any]:
     if not isinstance(raw, dict):
-        raise invalid("session must be an object with a 'kind'")
+        raise invalid(gettext("session must be an object with a 'kind'"))
     check_keys(raw, SESSION_KEYS["live"] | SESSION_KEYS["routed"], "unsupported_session_target_key")
     kind = raw.get("kind")
     if not isinstance(kind, str) or kind not in SESSION_KEYS:
-        raise invalid("session.kind must be 'live' or 'routed'")
+        raise invalid(gettext("session.kind must be 'live' or 'routed'"))
     check_keys(raw, SESSION_KEYS[kind], "unsupported_session_target_key")
     if kind == "live":
         ref = raw.get("ref")
         if not isinstance(ref, str) or not ref or len(ref) > MAX_REF_LENGTH:
-            raise invalid(f"session.ref must be a string of 1-{MAX_REF_LENGTH} characters")
+            raise invalid(gettext("session.ref must be a string of 1-%(max)s characters") % {"max": MAX_REF_LENGTH})
         return {"kind": "live", "ref": ref}
     opts = raw.get("opts", {})
     if not isinstance(opts, dict):
-        raise invalid("session.opts must be an object")
+        raise invalid(gettext("session.opts must be an object"))
     if "routing" in opts and not isinstance(opts["routing"], dict):
-        raise invalid("session.opts.routing must be an object")
+        raise invalid(gettext("session.opts.routing must be an object"))
     return {"kind": "routed", "opts": opts}
 
 
 def _thread(raw: object) -> dict[str, Any]:
     if not isinstance(raw, dict):
-        raise invalid("thread must be {'thread_id': str} or {'start': {...}}")
+        raise invalid(gettext("thread must be {'thread_id': str} or {'start': {...}}"))
     check_keys(raw, {"thread_id", "start"}, "unsupported_thread_key")
     if len(raw) != 1:
-        raise invalid("thread takes exactly one of thread_id or start")
+        raise invalid(gettext("thread takes exactly one of thread_id or start"))
     if "thread_id" in raw:
         thread_id = raw["thread_id"]
         if not isinstance(thread_id, str) or not thread_id or len(thread_id) > MAX_REF_LENGTH:
-            raise invalid(f"thread.thread_id must be a string of 1-{MAX_REF_LENGTH} characters")
+            raise invalid(
+                gettext("thread.thread_id must be a string of 1-%(max)s characters") % {"max": MAX_REF_LENGTH}
+            )
         return {"thread_id": thread_id}
     if not isinstance(raw["start"], dict):
-        raise invalid("thread.start must be an object")
+        raise invalid(gettext("thread.start must be an object"))
     return {"start": raw["start"]}
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..i18n import gettext
 from .base import CANCELLED, COMPLETED, FAILED, OUTCOMES, Context, Executor, Outcome, RunFields, check_keys, invalid
 
 KEYS = {"type", "scope", "run_opts", "outcome", "result", "error", "cancel_reason"}
@@ -24,26 +25,26 @@ class RunExecutor(Executor):
         out: dict[str, Any] = {"type": "run"}
         scope = target.get("scope", {})
         if not isinstance(scope, (str, dict)):
-            raise invalid("scope must be a string or an object")
+            raise invalid(gettext("scope must be a string or an object"))
         out["scope"] = scope
         run_opts = target.get("run_opts", {})
         if not isinstance(run_opts, dict):
-            raise invalid("run_opts must be an object")
+            raise invalid(gettext("run_opts must be an object"))
         check_keys(run_opts, RUN_OPTS_KEYS)
         if "kind" in run_opts and (not isinstance(run_opts["kind"], str) or not 1 <= len(run_opts["kind"]) <= 64):
-            raise invalid("run_opts.kind must be a string of 1-64 characters")
+            raise invalid(gettext("run_opts.kind must be a string of 1-64 characters"))
         if "metadata" in run_opts and not isinstance(run_opts["metadata"], dict):
-            raise invalid("run_opts.metadata must be an object")
+            raise invalid(gettext("run_opts.metadata must be an object"))
         out["run_opts"] = run_opts
         outcome = target.get("outcome", COMPLETED)
         if outcome not in OUTCOMES:
-            raise invalid(f"outcome must be one of {', '.join(OUTCOMES)}")
+            raise invalid(gettext("outcome must be one of %(choices)s") % {"choices": ", ".join(OUTCOMES)})
         out["outcome"] = outcome
         if "result" in target:
             out["result"] = target["result"]
         out["error"] = target.get("error", DEFAULT_ERROR)
         if "cancel_reason" in target and not isinstance(target["cancel_reason"], str):
-            raise invalid("cancel_reason must be a string")
+            raise invalid(gettext("cancel_reason must be a string"))
         out["cancel_reason"] = target.get("cancel_reason", DEFAULT_CANCEL_REASON)
         return out
 

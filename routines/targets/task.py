@@ -13,6 +13,7 @@ import logging
 from typing import Any
 
 from ..exceptions import InvalidInput, NotFound
+from ..i18n import gettext
 from ..validation import check_json
 from .base import COMPLETED, FAILED, Context, Executor, Outcome, RunFields, check_keys, invalid
 from .callable import check_allowed, error_data, import_attribute
@@ -48,7 +49,9 @@ def _tasks_module() -> Any:
 
 def _label(value: object, key: str) -> str:
     if not isinstance(value, str) or not value or len(value) > MAX_NAME_LENGTH:
-        raise invalid(f"{key} must be a string of 1-{MAX_NAME_LENGTH} characters")
+        raise invalid(
+            gettext("%(key)s must be a string of 1-%(max)s characters") % {"key": key, "max": MAX_NAME_LENGTH}
+        )
     return value
 
 
@@ -58,14 +61,14 @@ class TaskExecutor(Executor):
     def validate(self, target: dict[str, Any]) -> dict[str, Any]:
         check_keys(target, KEYS)
         if "name" not in target:
-            raise invalid("name is required")
+            raise invalid(gettext("name is required"))
         name = check_allowed(target["name"], key="name")
         args = target.get("args", [])
         if not isinstance(args, list):
-            raise invalid("args must be an array")
+            raise invalid(gettext("args must be an array"))
         kwargs = target.get("kwargs", {})
         if not isinstance(kwargs, dict):
-            raise invalid("kwargs must be an object")
+            raise invalid(gettext("kwargs must be an object"))
         out: dict[str, Any] = {"type": "task", "name": name, "args": args, "kwargs": kwargs}
         for key in ("queue_name", "backend"):
             if key in target and target[key] is not None:
@@ -77,7 +80,10 @@ class TaskExecutor(Executor):
                 or not isinstance(priority, int)
                 or not MIN_PRIORITY <= priority <= MAX_PRIORITY
             ):
-                raise invalid(f"priority must be an integer from {MIN_PRIORITY} to {MAX_PRIORITY}")
+                raise invalid(
+                    gettext("priority must be an integer from %(low)s to %(high)s")
+                    % {"low": MIN_PRIORITY, "high": MAX_PRIORITY}
+                )
             out["priority"] = priority
         if not task_classes():
             raise invalid(INSTALL_HINT)
@@ -130,7 +136,7 @@ def read_result(result: Any) -> Any:
     knows the result (it expired, or the backend keeps none).
     """
     if not isinstance(result, dict) or not isinstance(result.get("task_result_id"), str):
-        raise NotFound("this run did not enqueue a task")
+        raise NotFound(gettext("this run did not enqueue a task"))
     tasks = _tasks_module()
     if tasks is None:
         raise NotFound(INSTALL_HINT)
@@ -138,10 +144,15 @@ def read_result(result: Any) -> Any:
     try:
         backend = tasks.task_backends[alias]
     except Exception:
-        raise NotFound(f"task backend {alias!r} is not configured here") from None
+        raise NotFound(gettext("task backend %(alias)s is not configured here") % {"alias": repr(alias)}) from None
     try:
         return backend.get_result(result["task_result_id"])
     except NotImplementedError:
-        raise NotFound(f"task backend {alias!r} keeps no results to read back") from None
+        raise NotFound(
+            gettext("task backend %(alias)s keeps no results to read back") % {"alias": repr(alias)}
+        ) from None
     except tasks.exceptions.TaskResultDoesNotExist:
-        raise NotFound(f"task result {result['task_result_id']!r} not found in backend {alias!r}") from None
+        raise NotFound(
+            gettext("task result %(task_result_id)s not found in backend %(alias)s")
+            % {"task_result_id": repr(result["task_result_id"]), "alias": repr(alias)}
+        ) from None

@@ -31,6 +31,8 @@ DATA_FILES = {
     "routines/templates/admin/routines/job/change_list.html",
     "routines/static/routines/admin.css",
     "routines/static/routines/editor.js",
+    "routines/locale/fr/LC_MESSAGES/django.po",
+    "routines/locale/fr/LC_MESSAGES/django.mo",
 }
 
 

@@ -16,7 +16,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from routines import targets, validation
+from routines import filters, targets, validation
 from routines.exceptions import InvalidInput
 from routines.times import MAX_MS, UTC
 
@@ -331,7 +331,7 @@ TYPES = ("run",)
 
 
 def job_filter(raw: object) -> dict[str, Any]:
-    return validation.normalize_job_filter(raw, tz=UTC, target_types=TYPES)
+    return filters.normalize_job_filter(raw, tz=UTC, target_types=TYPES)
 
 
 @pytest.mark.parametrize(
@@ -339,10 +339,10 @@ def job_filter(raw: object) -> dict[str, Any]:
     [
         (job_filter, "status"),
         (job_filter, "at"),
-        (lambda raw: validation.normalize_due_filter(raw, tz=UTC), "state"),
-        (lambda raw: validation.normalize_due_filter(raw, tz=UTC), "due_before"),
-        (lambda raw: validation.normalize_run_due_opts(raw, tz=UTC), "at"),
-        (lambda raw: validation.normalize_run_due_opts(raw, tz=UTC), "include_claimed"),
+        (lambda raw: filters.normalize_due_filter(raw, tz=UTC), "state"),
+        (lambda raw: filters.normalize_due_filter(raw, tz=UTC), "due_before"),
+        (lambda raw: filters.normalize_run_due_opts(raw, tz=UTC), "at"),
+        (lambda raw: filters.normalize_run_due_opts(raw, tz=UTC), "include_claimed"),
     ],
 )
 def test_unknown_filter_keys_are_unsupported_filter(normalize: Any, key: str) -> None:
@@ -382,7 +382,7 @@ def test_bad_list_filter_values_are_invalid_filter(key: str, value: Any) -> None
 )
 def test_bad_due_filter_values_are_invalid_filter(key: str, value: Any) -> None:
     with pytest.raises(InvalidInput) as info:
-        validation.normalize_due_filter({key: value}, tz=UTC)
+        filters.normalize_due_filter({key: value}, tz=UTC)
     assert (info.value.code, info.value.field) == ("invalid_filter", key)
 
 
@@ -401,12 +401,12 @@ def test_bad_due_filter_values_are_invalid_filter(key: str, value: Any) -> None:
         ("claim_ttl_ms", -1),
         ("claim_ttl_ms", True),
         ("claim_ttl_ms", 1.5),
-        ("claim_ttl_ms", validation.MAX_TTL_MS + 1),
+        ("claim_ttl_ms", filters.MAX_TTL_MS + 1),
     ],
 )
 def test_bad_run_due_opts_are_invalid_filter(key: str, value: Any) -> None:
     with pytest.raises(InvalidInput) as info:
-        validation.normalize_run_due_opts({key: value}, tz=UTC)
+        filters.normalize_run_due_opts({key: value}, tz=UTC)
     assert (info.value.code, info.value.field) == ("invalid_filter", key)
 
 
@@ -425,7 +425,7 @@ def test_any_other_unicode_is_storable() -> None:
 
 
 def test_the_longest_runner_id_fits_its_columns() -> None:
-    assert validation.normalize_run_due_opts({"runner_id": "r" * 200}, tz=UTC) == {"runner_id": "r" * 200}
+    assert filters.normalize_run_due_opts({"runner_id": "r" * 200}, tz=UTC) == {"runner_id": "r" * 200}
 
 
 def test_valid_filters_are_normalised() -> None:

@@ -6,6 +6,7 @@ from datetime import timedelta
 from typing import Any
 
 from django.core.management.base import CommandError, CommandParser
+from django.utils.translation import gettext, gettext_lazy
 
 from routines import api
 from routines.exceptions import InvalidInput
@@ -25,13 +26,13 @@ def _duration(flag: str, value: str | None) -> timedelta | None:
 
 
 class Command(OneLineCommand):
-    help = "Delete finished runs and events older than a retention, keeping each job's newest runs."
+    help = gettext_lazy("Delete finished runs and events older than a retention, keeping each job's newest runs.")  # type: ignore[assignment]  # argparse takes any str
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("--runs-older-than", help="delete finished runs started before this age, like 30d")
-        parser.add_argument("--events-older-than", help="delete journal events older than this age, like 90d")
-        parser.add_argument("--keep-last", help="always keep this many newest runs of each job")
-        parser.add_argument("--dry-run", action="store_true", help="only count what would be deleted")
+        parser.add_argument("--runs-older-than", help=gettext("delete finished runs started before this age, like 30d"))
+        parser.add_argument("--events-older-than", help=gettext("delete journal events older than this age, like 90d"))
+        parser.add_argument("--keep-last", help=gettext("always keep this many newest runs of each job"))
+        parser.add_argument("--dry-run", action="store_true", help=gettext("only count what would be deleted"))
 
     def handle(self, *args: Any, **options: Any) -> None:
         runs_age = _duration("--runs-older-than", options["runs_older_than"])
@@ -40,12 +41,17 @@ class Command(OneLineCommand):
         if keep_last is not None:
             text = str(keep_last).strip()
             if not text.isascii() or not text.isdigit():
-                raise CommandError(f"--keep-last: {keep_last!r} is not a non-negative integer")
+                raise CommandError(
+                    gettext("--keep-last: %(value)s is not a non-negative integer") % {"value": repr(keep_last)}
+                )
             keep_last = int(text)
         try:
             removed = api.prune(runs_age, events_age, keep_last, dry_run=options["dry_run"])
         except InvalidInput as exc:
             flag = FLAGS.get(exc.field or "", "prune_routines")
             raise CommandError(f"{flag}: {exc}") from None
-        verb = "would remove" if options["dry_run"] else "removed"
-        self.stdout.write(f"prune_routines: {verb} {removed['runs']} runs and {removed['events']} events")
+        if options["dry_run"]:
+            message = gettext("prune_routines: would remove %(runs)d runs and %(events)d events")
+        else:
+            message = gettext("prune_routines: removed %(runs)d runs and %(events)d events")
+        self.stdout.write(message % {"runs": removed["runs"], "events": removed["events"]})

@@ -16,6 +16,7 @@ from typing import Any
 from django.core.management.base import CommandError, CommandParser, handle_default_options
 from django.db import connections
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from routines import api
 from routines.exceptions import RoutineError
@@ -52,7 +53,9 @@ def positive_int(text: str) -> int:
 
 
 class Command(OneLineCommand):
-    help = "Inspect and operate routines: list, show, pause, resume, cancel, run now, create, check lateness."
+    help = gettext_lazy(  # type: ignore[assignment]  # argparse takes any str
+        "Inspect and operate routines: list, show, pause, resume, cancel, run now, create, check lateness."
+    )
     exit_code = 0
     stealth_options = ("stdin",)  # call_command(..., stdin=StringIO(...)) feeds ``create``
 

@@ -15,6 +15,7 @@ from typing import Any
 from django.core.management.base import CommandError, CommandParser
 from django.db import DatabaseError, close_old_connections, connection
 from django.utils import timezone
+from django.utils.translation import gettext, gettext_lazy
 
 from routines import api
 from routines.batches import DueResult
@@ -65,46 +66,53 @@ HELD_BACK_WAIT_SECONDS = 0.5
 
 
 class Command(OneLineCommand):
-    help = "Execute the routines that are due, then exit (or keep going with --loop)."
+    help = gettext_lazy("Execute the routines that are due, then exit (or keep going with --loop).")  # type: ignore[assignment]  # argparse takes any str
     verbosity = 1
 
     def add_arguments(self, parser: CommandParser) -> None:
         ttl = routines_settings.CLAIM_TTL_MS
         wait = routines_settings.LOOP_MAX_WAIT_SECONDS
-        parser.add_argument("--limit", type=int, help="execute at most this many runs per pass (default: no limit)")
-        parser.add_argument("--runner-id", help="name this runner in claims and runs (default: host:pid)")
+        parser.add_argument(
+            "--limit", type=int, help=gettext("execute at most this many runs per pass (default: no limit)")
+        )
+        parser.add_argument("--runner-id", help=gettext("name this runner in claims and runs (default: host:pid)"))
         parser.add_argument(
             "--claim-ttl-ms",
             type=int,
-            help=f"lease length of a claim in milliseconds (default: ROUTINES['CLAIM_TTL_MS'], now {ttl})",
+            help=gettext("lease length of a claim in milliseconds (default: ROUTINES['CLAIM_TTL_MS'], now %(ttl)s)")
+            % {"ttl": ttl},
         )
         parser.add_argument(
-            "--now", help="run as of this time (ISO 8601 or epoch ms); for tests and replays (default: the clock)"
+            "--now",
+            help=gettext("run as of this time (ISO 8601 or epoch ms); for tests and replays (default: the clock)"),
         )
         parser.add_argument(
-            "--json", action="store_true", help="print the results as a JSON array (default: a summary line)"
+            "--json", action="store_true", help=gettext("print the results as a JSON array (default: a summary line)")
         )
         parser.add_argument(
             "--loop",
             action="store_true",
-            help="keep running, sleeping until the next due time (default: one pass, then exit)",
+            help=gettext("keep running, sleeping until the next due time (default: one pass, then exit)"),
         )
         parser.add_argument(
             "--max-wait",
             type=float,
-            help=f"with --loop: sleep at most this many seconds "
-            f"(default: ROUTINES['LOOP_MAX_WAIT_SECONDS'], now {wait:g})",
+            help=gettext(
+                "with --loop: sleep at most this many seconds "
+                "(default: ROUTINES['LOOP_MAX_WAIT_SECONDS'], now %(wait)s)"
+            )
+            % {"wait": f"{wait:g}"},
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
         opts: dict[str, Any] = {}
         if options["limit"] is not None:
             if options["limit"] < 1:
-                raise CommandError("--limit must be a positive integer")
+                raise CommandError(gettext("--limit must be a positive integer"))
             opts["limit"] = options["limit"]
         if options["claim_ttl_ms"] is not None:
             if options["claim_ttl_ms"] < 1:
-                raise CommandError("--claim-ttl-ms must be a positive integer")
+                raise CommandError(gettext("--claim-ttl-ms must be a positive integer"))
             opts["claim_ttl_ms"] = options["claim_ttl_ms"]
         if options["runner_id"] is not None:
             opts["runner_id"] = options["runner_id"]
@@ -112,9 +120,11 @@ class Command(OneLineCommand):
             opts["now"] = parse_now(options["now"])
         max_wait = options["max_wait"]
         if max_wait is not None and not 0 < max_wait <= MAX_LOOP_WAIT_SECONDS:
-            raise CommandError(f"--max-wait must be more than 0 and at most {MAX_LOOP_WAIT_SECONDS} seconds")
+            raise CommandError(
+                gettext("--max-wait must be more than 0 and at most %(max)s seconds") % {"max": MAX_LOOP_WAIT_SECONDS}
+            )
         if max_wait is not None and not options["loop"]:
-            raise CommandError("--max-wait only applies with --loop")
+            raise CommandError(gettext("--max-wait only applies with --loop"))
         self.verbosity = int(options.get("verbosity", 1))
         with stop_on_signals() as stop:
             if options["loop"]:
@@ -194,7 +204,9 @@ class Command(OneLineCommand):
                     str(exc).splitlines()[0] if str(exc) else type(exc).__name__,
                     backoff,
                 )
-                self.stderr.write(f"run_due: database unavailable, retrying in {backoff:.0f} s")
+                self.stderr.write(
+                    gettext("run_due: database unavailable, retrying in %(seconds)s s") % {"seconds": f"{backoff:.0f}"}
+                )
                 if not connection.in_atomic_block:
                     connection.close()
                 stop.wait(backoff)

@@ -1,0 +1,117 @@
+"""Translations: the French catalogue is complete, compiled, and used by the admin and the API errors."""
+
+from __future__ import annotations
+
+import gettext
+import re
+import shutil
+import subprocess
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from django.contrib.auth.models import User
+from django.test import Client
+from django.urls import reverse
+from django.utils import timezone, translation
+
+import routines
+from routines import api
+from routines.admin import display
+from routines.exceptions import InvalidInput
+from routines.models import Job
+
+LOCALE = Path(routines.__file__).parent / "locale"
+PO = LOCALE / "fr" / "LC_MESSAGES" / "django.po"
+MO = LOCALE / "fr" / "LC_MESSAGES" / "django.mo"
+
+
+def _entries(text: str) -> list[tuple[str, list[str], bool]]:
+    """(msgid, msgstrs, fuzzy) for each entry after the header, string continuations joined."""
+    out = []
+    for block in text.strip().split("\n\n")[1:]:
+        fields: dict[str, str] = {}
+        key = None
+        for line in block.splitlines():
+            m = re.match(r'^(msgid|msgid_plural|msgstr(?:\[\d+\])?) "(.*)"$', line)
+            if m:
+                key = m.group(1)
+                fields[key] = m.group(2)
+            elif line.startswith('"') and key is not None:
+                fields[key] += line[1:-1]
+        msgstrs = [v for k, v in fields.items() if k.startswith("msgstr")]
+        out.append((fields["msgid"], msgstrs, "#, fuzzy" in block))
+    return out
+
+
+def test_the_french_catalogue_has_no_untranslated_or_fuzzy_entry() -> None:
+    entries = _entries(PO.read_text(encoding="utf-8"))
+    assert len(entries) > 300
+    assert [msgid for msgid, _, fuzzy in entries if fuzzy] == []
+    assert [msgid for msgid, msgstrs, _ in entries if not all(msgstrs)] == []
+
+
+@pytest.mark.skipif(shutil.which("msgfmt") is None, reason="needs gettext's msgfmt")
+def test_msgfmt_checks_the_catalogue_placeholders_and_all() -> None:
+    done = subprocess.run(
+        ["msgfmt", "--check", "--statistics", "-o", "/dev/null", str(PO)], capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr
+    assert "untranslated" not in done.stderr and "fuzzy" not in done.stderr
+
+
+def test_the_compiled_catalogue_matches_the_po() -> None:
+    """The committed .mo holds every message of the .po: nobody forgot compilemessages."""
+    with MO.open("rb") as f:
+        catalogue = gettext.GNUTranslations(f)
+    missing = [
+        msgid
+        for msgid, msgstrs, _ in _entries(PO.read_text(encoding="utf-8"))
+        if msgid
+        and catalogue.gettext(msgid.replace('\\"', '"').replace("\\\\", "\\")) != msgstrs[0].replace('\\"', '"')
+    ]
+    assert missing == []
+
+
+@pytest.mark.django_db
+def test_a_validation_error_comes_out_in_french() -> None:
+    with translation.override("fr"):
+        with pytest.raises(InvalidInput) as info:
+            api.create({"schedule": {"type": "interval", "every_ms": 60_000}, "target": {"type": "run"}, "max_runs": 0})
+    assert str(info.value) == "max_runs doit être null ou un entier de 1 à 2147483647"
+    assert (info.value.code, info.value.field) == ("invalid_job", "max_runs")
+
+
+@pytest.mark.django_db
+def test_the_same_validation_error_stays_english_by_default() -> None:
+    with pytest.raises(InvalidInput) as info:
+        api.create({"schedule": {"type": "interval", "every_ms": 60_000}, "target": {"type": "run"}, "max_runs": 0})
+    assert str(info.value) == "max_runs must be null or an integer from 1 to 2147483647"
+
+
+def test_model_names_are_translated() -> None:
+    with translation.override("fr"):
+        assert str(Job._meta.verbose_name_plural) == "tâches"
+        assert str(Job._meta.get_field("next_run_at").verbose_name) == "prochaine exécution à"
+
+
+@pytest.mark.django_db
+def test_the_job_list_page_comes_out_in_french(client: Client) -> None:
+    client.force_login(User.objects.create_superuser("root", "root@example.com", "pw"))
+    api.create({"schedule": {"type": "interval", "every_ms": 60_000}, "target": {"type": "run"}})
+    with translation.override("fr"):
+        page = client.get(reverse("admin:routines_job_changelist"))
+    assert page.status_code == 200
+    text = page.content.decode()
+    assert "objet tâche à changer" in text  # the model's verbose name, in Django's own phrase
+    assert "Mettre en pause les tâches sélectionnées" in text
+    assert "Pause selected jobs" not in text
+
+
+def test_relative_times_in_the_admin_come_from_djangos_translated_timesince() -> None:
+    now = timezone.now()
+    assert display.until(now + timedelta(minutes=4, seconds=30), now) == "in 4\xa0minutes"
+    with translation.override("fr"):
+        assert display.until(now + timedelta(minutes=4, seconds=30), now) == "dans 4\xa0minutes"
+        assert display.until(now - timedelta(minutes=3), now) == "en retard de 3\xa0minutes"
+        assert display.ago(now - timedelta(seconds=20), now) == "il y a 20 secondes"
