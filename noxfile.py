@@ -8,7 +8,9 @@ everyday ``bash scripts/test.sh`` stays on the project's own .venv; .ci/run call
 
 from __future__ import annotations
 
+import hashlib
 import os
+from pathlib import Path
 
 import nox
 
@@ -17,6 +19,28 @@ nox.options.reuse_existing_virtualenvs = True
 nox.options.sessions = ["django5.2", "django6"]
 
 DBS = ("sqlite", "postgres", "mysql")
+UNIT = "tests/unit"
+ROOT = Path(__file__).parent
+
+
+def install(session: nox.Session, extras: str, django: str) -> None:
+    """Install the project (editable) and Django, unless this reused virtualenv has them already.
+
+    As scripts/venv.sh does for .venv: a stamp names the extras, the Django range and pyproject.toml's
+    checksum, so a changed dependency reinstalls; the code itself is editable and needs no reinstall.
+    Resolving and building the editable wheel again costs the session tens of seconds otherwise.
+    """
+    digest = hashlib.sha256(f"{extras}|{django}|".encode() + (ROOT / "pyproject.toml").read_bytes()).hexdigest()
+    location = getattr(session.virtualenv, "location", None)
+    stamp = Path(location, f".installed-{digest[:16]}") if location else None
+    if stamp is not None and stamp.exists():
+        session.log(f"{extras} and {django} are installed already ({stamp.name})")
+        return
+    session.install("--quiet", "-e", f".[{extras}]", django)
+    if stamp is not None:
+        for old in stamp.parent.glob(".installed-*"):
+            old.unlink()
+        stamp.touch()
 
 
 def run_suite(session: nox.Session, django: str) -> None:
@@ -25,14 +49,15 @@ def run_suite(session: nox.Session, django: str) -> None:
     if unknown:
         session.error(f"ROUTINES_NOX_DBS: unknown database {', '.join(unknown)} (use {', '.join(DBS)})")
     extras = "test,postgres" + (",mysql" if "mysql" in dbs else "")
-    session.install("--quiet", "-e", f".[{extras}]", django)
+    install(session, extras, django)
     session.run("python", "-c", "import django, sys; print('Django', django.get_version(), 'on Python', sys.version)")
     failed = []
-    for db in dbs:
+    for i, db in enumerate(dbs):
+        args = list(session.posargs)
+        if i and UNIT in args and len(args) > 1:
+            args.remove(UNIT)  # the unit tests use no database: once is enough
         try:
-            session.run(
-                "python", "-m", "pytest", "-q", "-p", "no:cacheprovider", *session.posargs, env={"ROUTINES_TEST_DB": db}
-            )
+            session.run("python", "-m", "pytest", "-q", "-p", "no:cacheprovider", *args, env={"ROUTINES_TEST_DB": db})
         except nox.command.CommandFailed:
             failed.append(db)
     if failed:

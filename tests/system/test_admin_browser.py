@@ -23,7 +23,8 @@ from routines import api
 from routines.models import Run
 from tests.support.jobs import EARLY, FAIL, every, make, once
 
-pytestmark = pytest.mark.browser
+# The admin's pages and scripts in a browser; its queries are tested on every database in tests/integration.
+pytestmark = [pytest.mark.browser, pytest.mark.db_independent]
 
 CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "admin"

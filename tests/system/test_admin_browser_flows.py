@@ -19,7 +19,7 @@ from tests.support.jobs import EARLY, FAIL, every, make, once
 from tests.system.test_admin_browser import CHROMIUM, arrive, browser_page, chromium, log_in, shot  # noqa: F401 (fixture)
 
 # The chromium fixture (skips without Debian's Chromium) is shared with test_admin_browser.
-pytestmark = [pytest.mark.browser, pytest.mark.usefixtures("chromium")]
+pytestmark = [pytest.mark.browser, pytest.mark.db_independent, pytest.mark.usefixtures("chromium")]
 
 
 def assert_no_horizontal_scroll(page: Any) -> None:

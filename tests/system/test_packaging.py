@@ -20,6 +20,7 @@ VERSION = __version__  # the metadata must carry the version the package reports
 
 pytestmark = [
     pytest.mark.processes,
+    pytest.mark.db_independent,  # builds files; no database involved
     pytest.mark.skipif(importlib.util.find_spec("build") is None, reason="needs `build` (the test extra)"),
 ]
 

@@ -114,6 +114,7 @@ def test_verbosity_2_adds_a_line_per_run() -> None:
     )
 
 
+@pytest.mark.db_independent  # argparse's help: no query
 def test_help_shows_the_defaults() -> None:
     out = subprocess.run(
         command("--help"), cwd=ROOT, env=child_env(), capture_output=True, text=True, timeout=60
