@@ -18,6 +18,8 @@ def database_error(exc: DatabaseError) -> CommandError:
 
 class OneLineCommand(BaseCommand):
     def create_parser(self, prog_name: str, subcommand: str, **kwargs: Any) -> CommandParser:
+        # The help is translatable (lazy); argparse formats only real strings, in the active language.
+        self.help = str(self.help)
         parser = super().create_parser(prog_name, subcommand, **kwargs)
         default_error = parser.error
 

@@ -115,3 +115,13 @@ def test_relative_times_in_the_admin_come_from_djangos_translated_timesince() ->
         assert display.until(now + timedelta(minutes=4, seconds=30), now) == "dans 4\xa0minutes"
         assert display.until(now - timedelta(minutes=3), now) == "en retard de 3\xa0minutes"
         assert display.ago(now - timedelta(seconds=20), now) == "il y a 20 secondes"
+
+
+@pytest.mark.parametrize("name", ["run_due", "routines", "prune_routines"])
+def test_every_commands_help_formats_in_english_and_in_french(name: str) -> None:
+    from django.core.management import load_command_class
+
+    english = load_command_class("routines", name).create_parser("manage.py", name).format_help()
+    with translation.override("fr"):
+        french = load_command_class("routines", name).create_parser("manage.py", name).format_help()
+    assert english != french

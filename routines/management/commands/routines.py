@@ -70,7 +70,7 @@ class Command(OneLineCommand):
         )
 
         def command(name: str, text: str) -> CommandParser:
-            p: CommandParser = sub.add_parser(name, help=text, description=text)
+            p: CommandParser = sub.add_parser(name, help=str(text), description=str(text))
             p.add_argument("--json", action="store_true", help=_("print one JSON document instead of a table"))
             return p
 
