@@ -101,6 +101,9 @@ class JobViewSet(RoutinesViewSet):
     queryset = Job.objects.none()
     serializer_class = s.JobSerializer
     lookup_field = "job_id"
+    # GET jobs/due/ and jobs/next-due/ are the lists, not jobs of those ids, so the schema leaves
+    # those two ids out. In a URL the id is followed by "/", never by the end: the routes are unchanged.
+    lookup_value_regex = r"(?!(?:due|next-due)$)[^/]+"
     filterset_class = JobFilterSet
     http_method_names = ["get", "post", "patch", "delete", "head", "options"]
 

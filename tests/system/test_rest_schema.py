@@ -272,3 +272,14 @@ def known_job_and_run() -> None:
         api.create({"job_id": "known", "schedule": {"type": "interval", "every_ms": 60_000}, "target": {"type": "run"}})
     if not Run.objects.filter(run_id="run_known").exists():
         Run.objects.filter(run_id=api.run_now("known").run_id).update(run_id="run_known")
+
+
+@pytest.mark.db_independent
+def test_the_job_id_path_parameter_leaves_out_the_list_routes(served: dict[str, Any]) -> None:
+    """GET jobs/due/ is the due list: a schema allowing job_id "due" there would promise a Job."""
+    import re
+
+    [param] = served["paths"]["/api/routines/jobs/{job_id}/"]["get"]["parameters"]
+    pattern = re.compile(param["schema"]["pattern"])
+    assert not pattern.search("due") and not pattern.search("next-due")
+    assert all(pattern.search(job_id) for job_id in ("duel", "overdue", "due.1", "routine_x"))
