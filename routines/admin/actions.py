@@ -19,7 +19,7 @@ from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.utils.translation import gettext as _t
 from django.utils.translation import gettext_lazy as _
-from django.utils.translation import ngettext
+from django.utils.translation import ngettext, npgettext
 
 from .. import api
 from ..exceptions import RoutineError
@@ -129,7 +129,7 @@ def apply_step(modeladmin: JobAdmin, request: HttpRequest, step: Step, job_ids: 
     if done:
         message = _t("%(verb)s %(count)d %(noun)s: %(jobs)s") % {
             "verb": step.done,
-            "noun": ngettext("job", "jobs", len(done)),
+            "noun": npgettext("count of jobs", "job", "jobs", len(done)),
             "count": len(done),
             "jobs": named(done),
         }
