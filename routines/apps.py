@@ -1,5 +1,5 @@
 from django.apps import AppConfig
-from django.utils.translation import gettext
+from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
 
@@ -11,5 +11,5 @@ class RoutinesConfig(AppConfig):
     def ready(self) -> None:
         from . import checks, i18n, targets  # noqa: F401  (registers checks and built-in targets)
 
-        i18n.install(gettext)  # the pure core's messages in the active language
+        i18n.install(gettext, ngettext)  # the pure core's messages in the active language
         targets.load_configured()

@@ -14,11 +14,26 @@ from collections.abc import Callable
 _translate: Callable[[str], str] = str
 
 
-def install(translate: Callable[[str], str]) -> None:
-    """Route the pure core's messages through ``translate`` (Django's ``gettext``)."""
-    global _translate
+def _english_plural(singular: str, plural: str, n: int) -> str:
+    return singular if n == 1 else plural
+
+
+_translate_plural: Callable[[str, str, int], str] = _english_plural
+
+
+def install(translate: Callable[[str], str], translate_plural: Callable[[str, str, int], str] | None = None) -> None:
+    """Route the pure core's messages through ``translate`` and ``translate_plural`` (Django's
+    ``gettext`` and ``ngettext``)."""
+    global _translate, _translate_plural
     _translate = translate
+    if translate_plural is not None:
+        _translate_plural = translate_plural
 
 
 def gettext(message: str) -> str:
     return _translate(message)
+
+
+def ngettext(singular: str, plural: str, n: int) -> str:
+    """The form of a message for a count ``n``: languages differ in how many forms they have."""
+    return _translate_plural(singular, plural, n)

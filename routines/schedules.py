@@ -11,6 +11,7 @@ from typing import Any
 
 from .exceptions import InvalidInput
 from .i18n import gettext as _
+from .i18n import ngettext
 from .times import add_ms, coerce_time, to_ms
 
 SCHEDULE_TYPES = ("once", "interval", "cron")
@@ -166,13 +167,21 @@ def describe(
     concurrency_key: str | None = None,
     concurrency_limit: int = 1,
 ) -> str:
-    """A short human summary, for the admin and logs ("every 5 minutes ± 30 seconds, skipping missed runs")."""
-    group = "" if concurrency_key is None else f", {concurrency_limit} of group {concurrency_key!r} at once"
+    """A short human summary, for the admin and logs ("every 5 minutes ± 30 seconds, skipping missed runs").
+
+    Each part is one whole translatable message with named placeholders, and counts choose their
+    plural form, so a language can reorder and inflect them.
+    """
+    group = ""
+    if concurrency_key is not None:
+        group = ngettext(
+            ", %(limit)d of group %(group)s at once", ", %(limit)d of group %(group)s at once", concurrency_limit
+        ) % {"limit": concurrency_limit, "group": repr(concurrency_key)}
     kind = schedule.get("type")
     if kind == "once":
-        return f"once at {schedule['at']:%d %b %Y %H:%M} UTC{group}"
+        return _("once at %(time)s UTC") % {"time": f"{schedule['at']:%d %b %Y %H:%M}"} + group
     if kind == "interval":
-        text = "every " + describe_ms(schedule["every_ms"])
+        text = _every(schedule["every_ms"])
     elif kind == "cron":
         from . import cron
 
@@ -184,34 +193,56 @@ def describe(
     policy = misfire_policy(schedule)
     if policy == "all":
         cap = schedule.get("max_catch_up")
-        text += ", catching up" + (f" at most {cap} runs" if cap else "")
+        if cap:
+            text += ngettext(", catching up at most %(count)d run", ", catching up at most %(count)d runs", cap) % {
+                "count": cap
+            }
+        else:
+            text += _(", catching up")
     elif policy == "skip":
-        text += ", skipping missed runs"
+        text += _(", skipping missed runs")
     grace = schedule.get("misfire_grace_ms")
     if grace is not None and policy != "latest":
-        text += f" (missed when {_amount(grace)} late)" if grace else " (missed when late at all)"
+        late = _(" (missed when %(amount)s late)") % {"amount": _amount(grace)}
+        text += late if grace else _(" (missed when late at all)")
     if max_runs is not None:
-        text += f", {max_runs} run{'s' if max_runs != 1 else ''} at most"
+        text += ngettext(", %(count)d run at most", ", %(count)d runs at most", max_runs) % {"count": max_runs}
     if end_at is not None:
-        text += f", until {end_at:%d %b %Y %H:%M} UTC"
+        text += _(", until %(time)s UTC") % {"time": f"{end_at:%d %b %Y %H:%M}"}
     return text + group
 
 
-_UNITS = (("day", 86_400_000), ("hour", 3_600_000), ("minute", 60_000), ("second", 1000))
+_UNITS = (86_400_000, 3_600_000, 60_000, 1000)
 
 
-def describe_ms(ms: int) -> str:
-    for name, size in _UNITS:
+def _every(ms: int) -> str:
+    """ "every 5 minutes", "every minute": the largest unit that divides the interval exactly."""
+    for size in _UNITS:
         if ms % size == 0:
             n = ms // size
-            return f"{name}" if n == 1 else f"{n} {name}s"
-    return f"{ms} ms"
+            if size == 86_400_000:
+                return ngettext("every day", "every %(count)d days", n) % {"count": n}
+            if size == 3_600_000:
+                return ngettext("every hour", "every %(count)d hours", n) % {"count": n}
+            if size == 60_000:
+                return ngettext("every minute", "every %(count)d minutes", n) % {"count": n}
+            return ngettext("every second", "every %(count)d seconds", n) % {"count": n}
+    return _("every %(count)d ms") % {"count": ms}
 
 
 def _amount(ms: int) -> str:
-    """``describe_ms`` with its count always written: "1 minute", not "minute"."""
-    text = describe_ms(ms)
-    return text if text[0].isdigit() else "1 " + text
+    """A duration with its count always written ("1 minute", "30 seconds"), in the largest exact unit."""
+    for size in _UNITS:
+        if ms % size == 0:
+            n = ms // size
+            if size == 86_400_000:
+                return ngettext("%(count)d day", "%(count)d days", n) % {"count": n}
+            if size == 3_600_000:
+                return ngettext("%(count)d hour", "%(count)d hours", n) % {"count": n}
+            if size == 60_000:
+                return ngettext("%(count)d minute", "%(count)d minutes", n) % {"count": n}
+            return ngettext("%(count)d second", "%(count)d seconds", n) % {"count": n}
+    return _("%(count)d ms") % {"count": ms}
 
 
 def upcoming(schedule: dict[str, Any], after: datetime, count: int) -> list[datetime]:

@@ -74,7 +74,7 @@ class RunFilterSet(django_filters.FilterSet):
 class EventFilterSet(django_filters.FilterSet):
     job_id = django_filters.CharFilter(help_text=gettext_lazy("exact job id"))
     run_id = django_filters.CharFilter(help_text=gettext_lazy("exact run id"))
-    event_type = django_filters.CharFilter(help_text=gettext_lazy("exact type, e.g. routine_run_finished"))
+    event_type = django_filters.CharFilter(help_text=gettext_lazy("exact type, e.g. routine_run_failed"))
     created_after = django_filters.CharFilter(
         help_text=gettext_lazy("ISO 8601 or epoch ms; created_at > created_after")
     )

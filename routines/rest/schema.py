@@ -273,7 +273,7 @@ RUN_FILTERS = [text_parameter("job_id", "exact job id"), bool_parameter("manual"
 EVENT_FILTERS = [
     text_parameter("job_id", "exact job id"),
     text_parameter("run_id", "exact run id"),
-    text_parameter("event_type", "exact type, e.g. routine_run_finished"),
+    text_parameter("event_type", "exact type, e.g. routine_run_failed"),
     time_parameter("created_after", "events written after this time (ISO 8601 or epoch ms)"),
     time_parameter("created_before", "events written at or before this time (ISO 8601 or epoch ms)"),
 ]

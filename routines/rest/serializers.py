@@ -150,7 +150,7 @@ class RunSerializer(Serializer):
 class EventSerializer(Serializer):
     id = serializers.IntegerField(help_text=gettext_lazy("increasing in the order the events were written"))
     event_type = serializers.CharField(
-        help_text=gettext_lazy("e.g. routine_created, routine_run_started, routine_slot_late")
+        help_text=gettext_lazy("e.g. routine_created, routine_run_completed, routine_slot_late")
     )
     job_id = serializers.CharField()
     run_id = serializers.CharField(allow_null=True)

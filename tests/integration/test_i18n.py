@@ -6,7 +6,8 @@ import gettext
 import re
 import shutil
 import subprocess
-from datetime import timedelta
+from datetime import datetime, timedelta
+from datetime import timezone as dt_timezone
 from pathlib import Path
 
 import pytest
@@ -16,7 +17,7 @@ from django.urls import reverse
 from django.utils import timezone, translation
 
 import routines
-from routines import api
+from routines import api, schedules
 from routines.admin import display
 from routines.exceptions import InvalidInput
 from routines.models import Job
@@ -115,6 +116,7 @@ def test_the_job_list_page_comes_out_in_french(client: Client) -> None:
     text = page.content.decode()
     assert "objet tâche à changer" in text  # the model's verbose name, in Django's own phrase
     assert "Mettre en pause les tâches sélectionnées" in text
+    assert "chaque minute" in text  # the schedule column
     assert "Pause selected jobs" not in text
 
 
@@ -125,6 +127,22 @@ def test_relative_times_in_the_admin_come_from_djangos_translated_timesince() ->
         assert display.until(now + timedelta(minutes=4, seconds=30), now) == "dans 4\xa0minutes"
         assert display.until(now - timedelta(minutes=3), now) == "en retard de 3\xa0minutes"
         assert display.ago(now - timedelta(seconds=20), now) == "il y a 20 secondes"
+
+
+def test_schedule_summaries_come_out_in_french_with_plural_forms() -> None:
+    every = {"type": "interval", "every_ms": 300_000, "misfire": "skip", "jitter_ms": 30_000}
+    once = {"type": "once", "at": datetime(2026, 1, 1, 12, tzinfo=dt_timezone.utc)}
+    with translation.override("fr"):
+        assert schedules.describe(every, max_runs=1) == (
+            "toutes les 5 minutes ± 30 secondes, en sautant les exécutions manquées, 1 exécution au plus"
+        )
+        assert schedules.describe({**every, "every_ms": 60_000, "jitter_ms": 0}) == (
+            "chaque minute, en sautant les exécutions manquées"
+        )
+        assert schedules.describe(once, concurrency_key="mail", concurrency_limit=2) == (
+            "une fois le 01 Jan 2026 12:00 UTC, 2 à la fois du groupe 'mail'"
+        )
+    assert schedules.describe(every, max_runs=2) == "every 5 minutes ± 30 seconds, skipping missed runs, 2 runs at most"
 
 
 @pytest.mark.parametrize("name", ["run_due", "routines", "prune_routines"])
