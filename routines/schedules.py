@@ -181,7 +181,7 @@ def describe(
     if kind == "once":
         return _("once at %(time)s UTC") % {"time": f"{schedule['at']:%d %b %Y %H:%M}"} + group
     if kind == "interval":
-        text = _every(schedule["every_ms"])
+        text = _words(schedule["every_ms"], every=True)
     elif kind == "cron":
         from . import cron
 
@@ -189,7 +189,7 @@ def describe(
     else:
         return str(kind)
     if schedule.get("jitter_ms"):
-        text += " ± " + _amount(schedule["jitter_ms"])
+        text += " ± " + _words(schedule["jitter_ms"])
     policy = misfire_policy(schedule)
     if policy == "all":
         cap = schedule.get("max_catch_up")
@@ -203,7 +203,7 @@ def describe(
         text += _(", skipping missed runs")
     grace = schedule.get("misfire_grace_ms")
     if grace is not None and policy != "latest":
-        late = _(" (missed when %(amount)s late)") % {"amount": _amount(grace)}
+        late = _(" (missed when %(amount)s late)") % {"amount": _words(grace)}
         text += late if grace else _(" (missed when late at all)")
     if max_runs is not None:
         text += ngettext(", %(count)d run at most", ", %(count)d runs at most", max_runs) % {"count": max_runs}
@@ -215,34 +215,28 @@ def describe(
 _UNITS = (86_400_000, 3_600_000, 60_000, 1000)
 
 
-def _every(ms: int) -> str:
-    """ "every 5 minutes", "every minute": the largest unit that divides the interval exactly."""
-    for size in _UNITS:
-        if ms % size == 0:
-            n = ms // size
-            if size == 86_400_000:
-                return ngettext("every day", "every %(count)d days", n) % {"count": n}
-            if size == 3_600_000:
-                return ngettext("every hour", "every %(count)d hours", n) % {"count": n}
-            if size == 60_000:
-                return ngettext("every minute", "every %(count)d minutes", n) % {"count": n}
-            return ngettext("every second", "every %(count)d seconds", n) % {"count": n}
-    return _("every %(count)d ms") % {"count": ms}
-
-
-def _amount(ms: int) -> str:
-    """A duration with its count always written ("1 minute", "30 seconds"), in the largest exact unit."""
-    for size in _UNITS:
-        if ms % size == 0:
-            n = ms // size
-            if size == 86_400_000:
-                return ngettext("%(count)d day", "%(count)d days", n) % {"count": n}
-            if size == 3_600_000:
-                return ngettext("%(count)d hour", "%(count)d hours", n) % {"count": n}
-            if size == 60_000:
-                return ngettext("%(count)d minute", "%(count)d minutes", n) % {"count": n}
-            return ngettext("%(count)d second", "%(count)d seconds", n) % {"count": n}
-    return _("%(count)d ms") % {"count": ms}
+def _words(ms: int, *, every: bool = False) -> str:
+    """A duration in the largest unit that divides it exactly: "30 seconds", or with ``every``
+    "every 5 minutes" and "every minute" (whole phrases, since languages inflect "every")."""
+    exact = [(unit, ms // size) for unit, size in enumerate(_UNITS) if ms % size == 0]
+    if not exact:
+        return (_("every %(count)d ms") if every else _("%(count)d ms")) % {"count": ms}
+    unit, n = exact[0]
+    if every:
+        forms = (
+            ngettext("every day", "every %(count)d days", n),
+            ngettext("every hour", "every %(count)d hours", n),
+            ngettext("every minute", "every %(count)d minutes", n),
+            ngettext("every second", "every %(count)d seconds", n),
+        )
+    else:
+        forms = (
+            ngettext("%(count)d day", "%(count)d days", n),
+            ngettext("%(count)d hour", "%(count)d hours", n),
+            ngettext("%(count)d minute", "%(count)d minutes", n),
+            ngettext("%(count)d second", "%(count)d seconds", n),
+        )
+    return forms[unit] % {"count": n}
 
 
 def upcoming(schedule: dict[str, Any], after: datetime, count: int) -> list[datetime]:

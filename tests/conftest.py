@@ -25,6 +25,13 @@ def staff_client(db: None, django_user_model: Any, client: Client) -> Client:
 
 
 @pytest.fixture
+def admin_client_(db: None, django_user_model: Any, client: Client) -> Client:
+    """A logged-in superuser "root": the admin pages, and the actor their changes record."""
+    client.force_login(django_user_model.objects.create_superuser("root", "root@example.com", "pw"))
+    return client
+
+
+@pytest.fixture
 def user_client(db: None, django_user_model: Any) -> Client:
     client = Client()
     client.force_login(django_user_model.objects.create_user("user", password="pw"))

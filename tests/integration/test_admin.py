@@ -19,23 +19,11 @@ from django.utils import timezone
 from routines import api
 from routines.models import Event, Job, Run
 from tests.support.jobs import EARLY, FAIL, RUN, events, every, in_state, make, once, snapshot
+from tests.support.pages import page
 
 pytestmark = pytest.mark.django_db
 
 CHANGELIST = "/admin/routines/job/"
-
-
-@pytest.fixture
-def admin_client_(client: Client) -> Client:
-    user = User.objects.create_superuser("root", "root@example.com", "pw")
-    client.force_login(user)
-    return client
-
-
-def page(client: Client, url: str, **params: Any) -> str:
-    response = client.get(url, params)
-    assert response.status_code == 200, response.status_code
-    return response.content.decode()
 
 
 def messages_of(response: Any) -> list[str]:

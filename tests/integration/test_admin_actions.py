@@ -18,12 +18,6 @@ pytestmark = pytest.mark.django_db
 JOBS = "/admin/routines/job/"
 
 
-@pytest.fixture
-def admin_client_(client: Client) -> Client:
-    client.force_login(User.objects.create_superuser("root", "root@example.com", "pw"))
-    return client
-
-
 def messages_of(response: Any) -> list[str]:
     return [str(m) for m in response.context["messages"]]
 

@@ -7,7 +7,6 @@ from typing import Any
 
 import pytest
 from django.contrib.admin.models import ADDITION, CHANGE, LogEntry
-from django.contrib.auth.models import User
 from django.test import Client
 from django.utils import timezone
 
@@ -33,12 +32,6 @@ EDITOR_NAMES = (
     "late_after_ms",
     "schedule",
 )
-
-
-@pytest.fixture
-def admin_client_(client: Client) -> Client:
-    client.force_login(User.objects.create_superuser("root", "root@example.com", "pw"))
-    return client
 
 
 def editor_data(**overrides: Any) -> dict[str, Any]:

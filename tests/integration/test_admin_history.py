@@ -8,7 +8,6 @@ from typing import Any
 
 import pytest
 from django.contrib.admin.utils import quote
-from django.contrib.auth.models import User
 from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
@@ -16,6 +15,7 @@ from django.test.utils import CaptureQueriesContext
 from routines import api
 from routines.models import Event, Run
 from tests.support.jobs import EARLY, FAIL, T0, make, once
+from tests.support.pages import page
 
 pytestmark = pytest.mark.django_db
 
@@ -24,24 +24,12 @@ EVENTS = "/admin/routines/event/"
 JOBS = "/admin/routines/job/"
 
 
-@pytest.fixture
-def admin_client_(client: Client) -> Client:
-    client.force_login(User.objects.create_superuser("root", "root@example.com", "pw"))
-    return client
-
-
-def html_of(client: Client, url: str) -> str:
-    response = client.get(url)
-    assert response.status_code == 200, response.status_code
-    return response.content.decode()
-
-
 def test_the_run_page_shows_badge_job_link_duration_and_indented_json(admin_client_: Client) -> None:
     make("j", once(EARLY), FAIL)
     api.run_due({"now": EARLY})
     run = Run.objects.get(job_id="j")
     Run.objects.filter(run_id=run.run_id).update(finished_at=run.started_at + timedelta(milliseconds=1500))
-    html = html_of(admin_client_, f"{RUNS}{quote(run.run_id)}/change/")
+    html = page(admin_client_, f"{RUNS}{quote(run.run_id)}/change/")
     assert 'routines-badge-bad" data-value="failed"' in html
     assert f'href="{JOBS}j/change/"' in html
     assert "1.5 s" in html
@@ -55,7 +43,7 @@ def test_the_run_page_shows_the_traceback_of_an_exception(admin_client_: Client)
     Run.objects.filter(run_id=run.run_id).update(
         status="failed", error={"type": "ValueError", "message": "boom", "traceback": trace}
     )
-    html = html_of(admin_client_, f"{RUNS}{quote(run.run_id)}/change/")
+    html = page(admin_client_, f"{RUNS}{quote(run.run_id)}/change/")
     assert '<pre class="routines-json-block routines-traceback">Traceback (most recent call last):' in html
     assert "ValueError: boom" in html
 
@@ -67,28 +55,28 @@ def test_run_and_event_pages_use_the_one_time_format(admin_client_: Client, sett
     run = Run.objects.get(job_id="j")
     Run.objects.filter(run_id=run.run_id).update(started_at=T0, finished_at=T0)
     Event.objects.filter(job_id="j").update(created_at=T0)
-    assert "01 Jan 2026 13:00:00 CET" in html_of(admin_client_, RUNS)
-    assert "01 Jan 2026 13:00:00 CET" in html_of(admin_client_, f"{RUNS}{quote(run.run_id)}/change/")
-    assert "01 Jan 2026 13:00:00 CET" in html_of(admin_client_, EVENTS)
+    assert "01 Jan 2026 13:00:00 CET" in page(admin_client_, RUNS)
+    assert "01 Jan 2026 13:00:00 CET" in page(admin_client_, f"{RUNS}{quote(run.run_id)}/change/")
+    assert "01 Jan 2026 13:00:00 CET" in page(admin_client_, EVENTS)
 
 
 def test_the_kind_filter_is_a_fixed_list_without_distinct(admin_client_: Client) -> None:
     make("j", once(EARLY))
     api.run_due({"now": EARLY})
     with CaptureQueriesContext(connection) as queries:
-        html = html_of(admin_client_, RUNS)
+        html = page(admin_client_, RUNS)
     assert not [q["sql"] for q in queries if "DISTINCT" in q["sql"].upper()]
     assert "?kind=routine" in html and "?kind=other" in html
-    assert "j" in html_of(admin_client_, RUNS + "?kind=routine")
-    assert f'href="{JOBS}j/change/"' in html_of(admin_client_, RUNS + "?kind=routine")
-    assert f'href="{JOBS}j/change/"' not in html_of(admin_client_, RUNS + "?kind=other")
+    assert "j" in page(admin_client_, RUNS + "?kind=routine")
+    assert f'href="{JOBS}j/change/"' in page(admin_client_, RUNS + "?kind=routine")
+    assert f'href="{JOBS}j/change/"' not in page(admin_client_, RUNS + "?kind=other")
 
 
 def test_cron_jobs_show_their_own_zone_next_to_the_current_one(admin_client_: Client) -> None:
     make("paris", {"type": "cron", "expr": "0 9 * * *", "timezone": "Europe/Paris"})
     make("plain", {"type": "cron", "expr": "0 9 * * *", "timezone": "UTC"})
-    html = html_of(admin_client_, JOBS)
+    html = page(admin_client_, JOBS)
     assert "UTC (09:00 CE" in html  # the list, in the current zone (UTC) and in Paris
-    page = html_of(admin_client_, f"{JOBS}paris/change/")
-    assert page.count("(09:00 CE") >= 5  # each of the next run times
-    assert "(09:00 UTC)" not in html_of(admin_client_, f"{JOBS}plain/change/")
+    paris = page(admin_client_, f"{JOBS}paris/change/")
+    assert paris.count("(09:00 CE") >= 5  # each of the next run times
+    assert "(09:00 UTC)" not in page(admin_client_, f"{JOBS}plain/change/")

@@ -17,12 +17,6 @@ CHANGELIST = "/admin/routines/thread/"
 
 
 @pytest.fixture
-def admin_client_(client: Client) -> Client:
-    client.force_login(User.objects.create_superuser("root", "root@example.com", "pw"))
-    return client
-
-
-@pytest.fixture
 def thread() -> Thread:
     thread = Thread.objects.create(
         thread_id="thr-support", backend="openai", model="gpt-test", system="Be brief.", created_at=T0, updated_at=T0

@@ -11,7 +11,6 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import pytest
-from django.contrib.auth.models import User
 from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
@@ -19,24 +18,13 @@ from django.utils import timezone as django_timezone
 
 from routines.models import Event, Job, Run
 from routines.pruning import prune
+from tests.support.pages import page
 
 pytestmark = pytest.mark.django_db
 NOW = datetime(2026, 6, 1, tzinfo=timezone.utc)
 RUNS = "/admin/routines/run/"
 EVENTS = "/admin/routines/event/"
 JOBS = "/admin/routines/job/"
-
-
-@pytest.fixture
-def admin_client_(client: Client) -> Client:
-    client.force_login(User.objects.create_superuser("root", "root@example.com", "pw"))
-    return client
-
-
-def html_of(client: Client, url: str) -> str:
-    response = client.get(url)
-    assert response.status_code == 200, response.status_code
-    return response.content.decode()
 
 
 def _history(n: int) -> None:
@@ -72,15 +60,15 @@ def test_changelists_make_the_same_number_of_queries_for_10_and_10000_rows(
     admin_client_: Client, django_assert_num_queries: Any, url: str
 ) -> None:
     _history(10)
-    html_of(admin_client_, url)  # warm the session and content types
+    page(admin_client_, url)  # warm the session and content types
     with CaptureQueriesContext(connection) as ten:
-        html_of(admin_client_, url)
+        page(admin_client_, url)
     Job.objects.all().delete()
     Run.objects.all().delete()
     Event.objects.all().delete()
     _history(10_000)
     with django_assert_num_queries(len(ten)):
-        html = html_of(admin_client_, url)
+        html = page(admin_client_, url)
     assert html.count('class="action-checkbox"') == 100 or html.count("<tr") >= 100
 
 
