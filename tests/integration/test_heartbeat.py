@@ -113,8 +113,8 @@ def outlives() -> Iterator[None]:
 
 @pytest.mark.django_db(transaction=True)
 def test_a_target_longer_than_its_lease_is_not_rescued_while_it_runs(outlives: None) -> None:
-    make("long", once(db_now() - SECOND), {"type": "outlives", "seconds": 1.2})
-    [result] = api.run_due({"claim_ttl_ms": 400, "runner_id": "owner"})
+    make("long", once(db_now() - SECOND), {"type": "outlives", "seconds": 2.0})
+    [result] = api.run_due({"claim_ttl_ms": 800, "runner_id": "owner"})
     seen = OutlivesLease.seen
     assert len(seen["threads"]) == 1
     assert seen["lease"] > seen["now"], "the lease lapsed while the target ran"
@@ -138,12 +138,12 @@ def test_inside_a_callers_transaction_no_heartbeat_runs(outlives: None) -> None:
 @pytest.mark.processes
 @pytest.mark.django_db(transaction=True)
 def test_a_long_target_in_another_process_keeps_its_job(tmp_path: Path) -> None:
-    """A runner process executes a 3 s target on a 0.6 s lease while this process keeps calling
+    """A runner process executes a 3 s target on a 1 s lease while this process keeps calling
     run_due: the job is never rescued, and one Run, the owner's, completes it."""
     from tests.support.processes import start, wait_for
 
     make("long", once(db_now() - SECOND), {"type": "sleep", "seconds": 3})
-    owner = start("--runner-id", "owner", "--claim-ttl-ms", "600")
+    owner = start("--runner-id", "owner", "--claim-ttl-ms", "1000")
     try:
         wait_for(lambda: Run.objects.filter(job_id="long").exists(), what="the owner's claim")
         rescued = []

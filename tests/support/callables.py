@@ -55,15 +55,24 @@ class Klass:
 # Targets for the crash tests: each execution appends a line to a file, apart from our own Runs.
 
 
-def logged(context: Context, log: str, seconds: float = 0.0) -> dict[str, Any]:
-    """Append ``start`` (and, after ``seconds``, ``end``) lines for this execution to ``log``."""
+def logged(context: Context, log: str, seconds: float = 0.0, until: str | None = None) -> dict[str, Any]:
+    """Append ``start`` (and, after ``seconds``, ``end``) lines for this execution to ``log``.
+
+    With ``until``, the target ends as soon as that file exists (``seconds`` is then the longest it
+    waits): a test decides when it ends, however slowly a loaded machine gets there.
+    """
     import os
     import time
 
     line = f"{context.job_id} {context.attempt} {os.getpid()}"
     with open(log, "a") as f:
         f.write(f"start {line}\n")
-    time.sleep(seconds)
+    if until is None:
+        time.sleep(seconds)
+    else:
+        give_up = time.monotonic() + seconds
+        while not os.path.exists(until) and time.monotonic() < give_up:
+            time.sleep(0.02)
     with open(log, "a") as f:
         f.write(f"end {line}\n")
     return {"slept": seconds}

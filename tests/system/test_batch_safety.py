@@ -31,12 +31,11 @@ pytestmark = [pytest.mark.processes, pytest.mark.django_db(transaction=True)]
 TTL_MS = "1500"
 
 
-def logged(log: Path, seconds: float = 0.0) -> dict[str, Any]:
-    return {
-        "type": "callable",
-        "path": "tests.support.callables.logged",
-        "kwargs": {"log": str(log), "seconds": seconds},
-    }
+def logged(log: Path, seconds: float = 0.0, until: Path | None = None) -> dict[str, Any]:
+    kwargs: dict[str, Any] = {"log": str(log), "seconds": seconds}
+    if until is not None:
+        kwargs["until"] = str(until)
+    return {"type": "callable", "path": "tests.support.callables.logged", "kwargs": kwargs}
 
 
 def lines(log: Path) -> list[list[str]]:
@@ -159,7 +158,9 @@ def test_a_hung_target_holds_only_its_own_job(tmp_path: Path) -> None:
     """While one runner is stuck in a target, a second runner executes everything else, at once."""
     log = tmp_path / "log"
     names = [f"a{i:02d}" for i in range(10)] + ["hung"] + [f"z{i:02d}" for i in range(10)]
-    due_jobs(log, names, {"hung": 6})
+    release = tmp_path / "release"
+    due_jobs(log, names, {})
+    api.update("hung", {"target": logged(log, 60, until=release)})  # it ends when the test says
     stuck = start("--runner-id", "stuck", "--claim-ttl-ms", "60000")
     try:
         wait_for(lambda: starts(log)["hung"], what="the hung target")
@@ -177,6 +178,7 @@ def test_a_hung_target_holds_only_its_own_job(tmp_path: Path) -> None:
         assert stuck.poll() is None, "the hung target is still running"
         assert {api.get(n).state for n in names if n != "hung"} == {"completed"}
         assert api.get("hung").state == "running"
+        release.touch()
         out = finish(stuck)
         assert stuck.returncode == 0, out
     finally:
