@@ -77,6 +77,29 @@ def test_schema_is_served_without_settings(served: dict[str, Any], settings: Any
 
 
 @pytest.mark.db_independent
+def test_a_project_wide_drf_spectacular_schema_has_no_warning_with_the_documented_names(settings: Any) -> None:
+    """What ``manage.py spectacular`` of a project mounting these URLs does: nothing of ours warns."""
+    from drf_spectacular.drainage import GENERATOR_STATS
+    from drf_spectacular.generators import SchemaGenerator
+    from drf_spectacular.settings import spectacular_settings
+
+    from routines.rest.docs import SCHEMA_SETTINGS
+
+    settings.SPECTACULAR_SETTINGS = {"ENUM_NAME_OVERRIDES": {**SCHEMA_SETTINGS["ENUM_NAME_OVERRIDES"]}}
+    spectacular_settings.reload()
+    GENERATOR_STATS.reset()
+    try:
+        document = SchemaGenerator().get_schema(public=True)
+        assert dict(GENERATOR_STATS._warn_cache) == {} and dict(GENERATOR_STATS._error_cache) == {}
+    finally:
+        del settings.SPECTACULAR_SETTINGS
+        spectacular_settings.reload()
+    enums = {name for name in document["components"]["schemas"] if name.endswith("Enum")}
+    assert {"JobStateEnum", "EditableStateEnum", "RunStatusEnum"} <= enums
+    assert "/api/routines/jobs/" in document["paths"] and "/api/routines/schema/" not in document["paths"]
+
+
+@pytest.mark.db_independent
 def test_schedule_and_target_are_oneof_variants(served: dict[str, Any]) -> None:
     create = served["components"]["schemas"]["JobCreateRequest"]
     schedule = create["properties"]["schedule"]["oneOf"]
