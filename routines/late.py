@@ -43,6 +43,18 @@ def late_jobs(at: datetime, limit: int | None = None) -> list[Job]:
     return list(qs if limit is None else qs[:limit])
 
 
+def look(at: datetime, shown: int, by_more_than_ms: int = 0) -> tuple[list[Job], int]:
+    """What a monitor sees at ``at``: at most ``shown`` late jobs, longest overdue first, each late
+    slot among them journalled if it is seen first, and how many jobs are late, up to ``COUNT_CAP``.
+
+    Bounded both ways, so a probe during a long outage reads as few rows as on a quiet day.
+    """
+    jobs = list(Job.objects.late(at, by_more_than_ms).order_by("next_run_at", "job_id")[:shown])
+    note_late(jobs, at)
+    count = count_up_to(Job.objects.late(at, by_more_than_ms).values("next_run_at")) if jobs else 0
+    return jobs, count
+
+
 def count_up_to(qs: QuerySet[Any], cap: int | None = None) -> int:
     """``qs.count()``, but no more than ``cap`` (default ``COUNT_CAP``): a LIMITed subquery,
     ``SELECT COUNT(*) FROM (SELECT ... LIMIT cap)``, which stops reading at the cap.

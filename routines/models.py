@@ -29,13 +29,15 @@ class JobQuerySet(models.QuerySet["Job"]):
     def lease_expired(self, at: datetime) -> JobQuerySet:
         return self.filter(state="running", lease_expires_at__lt=at)
 
-    def late(self, at: datetime) -> JobQuerySet:
-        """Jobs past their due time (or lease) by more than their ``late_after_ms`` at ``at``.
+    def late(self, at: datetime, by_more_than_ms: int = 0) -> JobQuerySet:
+        """Jobs past their due time (or lease) by more than their ``late_after_ms`` at ``at``, and
+        by more than ``by_more_than_ms`` (``routines check --max-late``).
 
         The (state, next_run_at) and lease indexes bound the rows read to those overdue by at least
-        the shortest allowed ``late_after_ms``; the per-job threshold is compared in the database.
+        the shortest allowed ``late_after_ms`` (or ``by_more_than_ms``, if longer); the per-job
+        threshold is compared in the database.
         """
-        floor = at - timedelta(milliseconds=MIN_LATE_AFTER_MS)
+        floor = at - timedelta(milliseconds=max(MIN_LATE_AFTER_MS, by_more_than_ms))
         waiting = Q(state__in=DUE_STATES, next_run_at__lt=floor)
         stuck = Q(state="running", lease_expires_at__lt=floor)
         return (

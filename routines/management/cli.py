@@ -17,10 +17,11 @@ from django.core.management.base import CommandError
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from routines import api, schedules
+from routines import late, schedules
 from routines.clock import db_now
 from routines.exceptions import InvalidInput, PolicyDenied, RoutineError
 from routines.late import lateness
+from routines.models import Job
 from routines.records import jsonable
 from routines.times import coerce_time
 
@@ -216,13 +217,16 @@ def run_summary(run: Any) -> str:
     return f"{run.run_id} {run.job_id} {run.status}: {outcome}"
 
 
-def seen_late() -> tuple[datetime, list[Any]]:
-    """The late jobs now, through ``api.late_jobs``, which also journals each late slot seen first."""
-    late_jobs = getattr(api, "late_jobs", None)
-    if late_jobs is None:  # a routines without late detection
-        raise CommandError(_("late detection is not available in this version of routines"))
+def seen_late(shown: int, by_more_than_ms: int = 0) -> tuple[datetime, list[Any], int]:
+    """At most ``shown`` late jobs now, longest overdue first, and how many are late (counted up
+    to ``routines.late.COUNT_CAP``). Looking counts as seeing: late slots are journalled."""
     at = db_now()
-    return at, list(late_jobs(at))
+    jobs, count = late.look(at, shown, by_more_than_ms)
+    return at, jobs, count
+
+
+def due_count(at: datetime) -> int:
+    return late.count_up_to(Job.objects.due(at).values("next_run_at"))
 
 
 def late_by_ms(job: Any, at: datetime) -> int:

@@ -8,7 +8,6 @@ from health_check.exceptions import ServiceUnavailable
 
 from routines import late
 from routines.clock import db_now
-from routines.models import Job
 
 
 @dataclasses.dataclass
@@ -18,11 +17,7 @@ class LateRoutines(HealthCheck):
     def run(self) -> None:
         try:
             now = db_now()
-            jobs = late.late_jobs(now, late.NOTE_BATCH)
-            late.note_late(jobs, now)
-            count = (
-                late.count_up_to(Job.objects.late(now).values("next_run_at")) if jobs else 0
-            )  # bounded, like health/
+            jobs, count = late.look(now, late.NOTE_BATCH)  # bounded, like health/
         finally:
             if not connection.in_atomic_block:
                 connection.close()  # the check runs on a pool thread, whose connection nobody else closes

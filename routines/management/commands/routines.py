@@ -27,6 +27,7 @@ from routines.states import STATES
 from routines.times import iso, parse_duration_ms
 
 DEFAULT_LIMIT = 100
+LATE_SHOWN = 100  # check names at most this many late jobs, like health/; its counts stop at late.COUNT_CAP
 EXIT_ERROR = 1
 EXIT_LATE = 2
 SCHEDULE_TYPES = ("once", "interval", "cron")
@@ -93,7 +94,8 @@ class Command(OneLineCommand):
         p.add_argument("--at", help=_("as of this time: ISO 8601 or epoch milliseconds (default: now)"))
         limit(p)
         command("next-due", _("Print when the next job falls due."))
-        command("late", _("List the late jobs (due longer ago than their late_after_ms) and journal them."))
+        p = command("late", _("List the late jobs (due longer ago than their late_after_ms) and journal them."))
+        limit(p)
         for name, text in (
             ("pause", _("Pause jobs: they keep their schedule but do not run until resumed.")),
             ("resume", _("Resume paused jobs (timed pauses too).")),
@@ -233,26 +235,27 @@ class Command(OneLineCommand):
     # Lateness ------------------------------------------------------------------------------------
 
     def do_late(self, options: dict[str, Any]) -> None:
-        at, jobs = cli.seen_late()
-        self.emit(options, [job_record(j) for j in jobs], cli.late_table(jobs, at) if jobs else _("nothing is late"))
+        at, jobs, count = cli.seen_late(options["limit"])
+        human = cli.late_table(jobs, at) if jobs else _("nothing is late")
+        if count > len(jobs):
+            human += "\n" + _("… and %(n)d more (--limit shows more)") % {"n": count - len(jobs)}
+        self.emit(options, [job_record(j) for j in jobs], human)
 
     def do_check(self, options: dict[str, Any]) -> None:
-        at, jobs = cli.seen_late()
-        threshold = options["max_late"] or 0
-        late = [j for j in jobs if cli.late_by_ms(j, at) > threshold]
-        due = api.due_jobs({"at": at}).count()
+        at, late, count = cli.seen_late(LATE_SHOWN, options["max_late"] or 0)
+        due = cli.due_count(at)
         document = {
             "status": "late" if late else "ok",
             "due": due,
-            "late": len(late),
+            "late": count,
             "late_jobs": [
                 {"job_id": j.job_id, "next_run_at": iso(j.next_run_at), "late_by_ms": cli.late_by_ms(j, at)}
-                for j in late[:100]
+                for j in late
             ],
         }
         if late:
             human = _("late: %(n)d job(s) late: %(ids)s") % {
-                "n": len(late),
+                "n": count,
                 "ids": ", ".join(j.job_id for j in late[:10]),
             }
         else:
