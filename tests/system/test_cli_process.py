@@ -95,7 +95,6 @@ def test_check_with_a_bad_max_late_exits_1_not_2() -> None:
     assert done.stderr.startswith("routines: error: argument --max-late: ") and done.stderr.count("\n") == 1
 
 
-@pytest.mark.skipif(not hasattr(api, "late_jobs"), reason="late detection not merged yet")
 def test_check_exit_status_is_0_when_nothing_is_late_and_2_when_a_job_is() -> None:
     fresh = routines_process("check")
     assert fresh.returncode == 0, fresh.stderr
