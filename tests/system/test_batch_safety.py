@@ -140,10 +140,14 @@ def test_a_target_that_exits_or_interrupts_fails_its_run_only(tmp_path: Path, pa
 def test_a_plain_run_due_stops_on_a_signal_after_the_job_in_hand(tmp_path: Path, signum: int) -> None:
     log = tmp_path / "log"
     names = ["first", "second", "third"]
-    due_jobs(log, names, {"first": 1.0})
+    release = tmp_path / "release"
+    due_jobs(log, names, {})
+    api.update("first", {"target": logged(log, 60, until=release)})
     proc = start("--runner-id", "r1")
     wait_for(lambda: starts(log)["first"], what="the first target")
     proc.send_signal(signum)
+    time.sleep(0.2)  # let the handler run while the target is still in hand
+    release.touch()
     out = finish(proc)
     assert proc.returncode == 0, out
     assert [w[0] + " " + w[1] for w in lines(log)] == ["start first", "end first"]

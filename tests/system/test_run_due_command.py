@@ -24,7 +24,6 @@ from routines.targets import Context, Executor, Outcome
 from tests.support.jobs import FAIL, T0, make, once
 
 ROOT = Path(__file__).resolve().parents[2]
-SLEEP = {"type": "sleep", "seconds": 1.5}
 
 
 def run_due(*args: str) -> str:
@@ -285,15 +284,16 @@ def loop_process() -> Iterator[Callable[..., subprocess.Popen[str]]]:
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
 def test_loop_exits_0_on_a_signal_after_the_job_in_hand(
-    loop_process: Callable[..., subprocess.Popen[str]], signum: int
+    loop_process: Callable[..., subprocess.Popen[str]], signum: int, tmp_path: Path
 ) -> None:
-    make("slow", once(T0), SLEEP)
+    log = tmp_path / "log"
+    target = {"type": "callable", "path": "tests.support.callables.logged", "kwargs": {"log": str(log), "seconds": 1.5}}
+    make("slow", once(T0), target)
     make("next", once(T0 + timedelta(seconds=1)))
     proc = loop_process("--max-wait", "5")
-    wait_for(lambda: Run.objects.filter(job_id="slow", status="running").exists())
-    # The Run is visible from its claim on; a claim whose target has not started yet is given
-    # back on a signal. The 1.5 s target is well under way 0.3 s later.
-    time.sleep(0.3)
+    # The signal comes once the target has started: a claim whose target has not started yet is
+    # given back on a signal instead (the Run is visible from the claim on, a little earlier).
+    wait_for(lambda: log.exists() and log.read_text().startswith("start slow"))
     proc.send_signal(signum)
     stdout, stderr = proc.communicate(timeout=30)
     assert proc.returncode == 0, stderr
