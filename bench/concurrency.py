@@ -14,7 +14,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +25,6 @@ def bench(db: str, jobs: int) -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tests.settings")
     sys.path.insert(0, str(ROOT))
     import logging
-    import tempfile
 
     import django
 
@@ -37,7 +35,7 @@ def bench(db: str, jobs: int) -> None:
     from routines import api
     from routines.models import Run
     from routines.runner import Runner
-    from tests.support.processes import NOW, create_workload, start
+    from tests.support.processes import NOW, create_workload, race
 
     connection.creation.create_test_db(verbosity=0, autoclobber=True, serialize=False)
     try:
@@ -50,16 +48,7 @@ def bench(db: str, jobs: int) -> None:
         for processes in (1, 4):
             api.clear()
             create_workload(jobs)
-            go = Path(tempfile.mkdtemp()) / "go"
-            procs = [start("--now", NOW.isoformat(), "--runner-id", f"b{i}", go=go) for i in range(processes)]
-            time.sleep(2.0)  # let them all set Django up and connect
-            began = time.perf_counter()
-            go.touch()
-            for proc in procs:
-                _, stderr = proc.communicate()
-                if proc.returncode:
-                    raise SystemExit(stderr)
-            seconds = time.perf_counter() - began
+            seconds = race(processes, "--now", NOW.isoformat(), runner_prefix="b")
             runs = Run.objects.count()
             print(
                 f"{label:<22} {processes} process{'es' if processes > 1 else '  '}: {jobs} jobs, {runs} runs"

@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import os
 import sys
-import tempfile
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -39,20 +37,11 @@ def load(jobs: int) -> None:
 def measure(processes: int, jobs: int) -> float:
     from routines import api
     from routines.models import Run
-    from tests.support.processes import NOW, start
+    from tests.support.processes import NOW, race
 
     api.clear()
     load(jobs)
-    go = Path(tempfile.mkdtemp()) / "go"
-    procs = [start("--now", NOW.isoformat(), "--runner-id", f"host{i}", go=go) for i in range(processes)]
-    time.sleep(2.0)  # let them all set Django up and connect
-    began = time.perf_counter()
-    go.touch()
-    for proc in procs:
-        _, stderr = proc.communicate()
-        if proc.returncode:
-            raise SystemExit(stderr)
-    seconds = time.perf_counter() - began
+    seconds = race(processes, "--now", NOW.isoformat(), runner_prefix="host")
     runs = Run.objects.count()
     if runs != jobs or Run.objects.values("job_id").distinct().count() != jobs:
         raise SystemExit(f"{runs} runs for {jobs} jobs: not exactly once")

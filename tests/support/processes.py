@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -63,6 +64,21 @@ def start(*args: str, go: Path | None = None, log: Path | None = None, **env: st
     finally:
         if log is not None:
             out.close()
+
+
+def race(processes: int, *args: str, runner_prefix: str = "p") -> float:
+    """For the benchmarks: ``processes`` run_due children released together once each has set
+    Django up, and the seconds from the release to the last exit. A failed child stops the bench."""
+    go = Path(tempfile.mkdtemp()) / "go"
+    procs = [start(*args, "--runner-id", f"{runner_prefix}{i}", go=go) for i in range(processes)]
+    time.sleep(2.0)  # let them all set Django up and connect
+    began = time.perf_counter()
+    go.touch()
+    for proc in procs:
+        _, stderr = proc.communicate()
+        if proc.returncode:
+            raise SystemExit(stderr)
+    return time.perf_counter() - began
 
 
 def wait_for(condition: Callable[[], Any], timeout: float = 30.0, what: str = "condition") -> Any:
