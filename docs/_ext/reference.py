@@ -186,9 +186,14 @@ def signals_page() -> str:
 
 
 def schema() -> dict[str, Any]:
+    """The document ``GET schema/`` serves: generated under the app's own schema settings."""
     from drf_spectacular.generators import SchemaGenerator
+    from drf_spectacular.settings import patched_settings
 
-    return SchemaGenerator().get_schema(request=None, public=True)  # type: ignore[no-any-return]
+    from routines.rest.docs import SCHEMA_SETTINGS
+
+    with patched_settings(SCHEMA_SETTINGS):
+        return SchemaGenerator().get_schema(request=None, public=True)  # type: ignore[no-any-return]
 
 
 def openapi_page(spec: dict[str, Any]) -> str:
