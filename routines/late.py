@@ -44,13 +44,18 @@ def late_jobs(at: datetime, limit: int | None = None) -> list[Job]:
 
 
 def look(at: datetime, shown: int, by_more_than_ms: int = 0) -> tuple[list[Job], int]:
-    """What a monitor sees at ``at``: at most ``shown`` late jobs, longest overdue first, each late
-    slot among them journalled if it is seen first, and how many jobs are late, up to ``COUNT_CAP``.
+    """What a monitor sees at ``at``: at most ``shown`` jobs late by more than ``by_more_than_ms``,
+    longest overdue first, and how many there are, up to ``COUNT_CAP``.
 
-    Bounded both ways, so a probe during a long outage reads as few rows as on a quiet day.
+    Looking counts as seeing whatever the threshold: the first ``shown`` late jobs have their late
+    slots journalled if nobody saw them before. Bounded both ways, so a probe during a long outage
+    reads as few rows as on a quiet day.
     """
-    jobs = list(Job.objects.late(at, by_more_than_ms).order_by("next_run_at", "job_id")[:shown])
-    note_late(jobs, at)
+    seen = list(Job.objects.late(at).order_by("next_run_at", "job_id")[:shown])
+    note_late(seen, at)
+    jobs = seen
+    if by_more_than_ms:
+        jobs = list(Job.objects.late(at, by_more_than_ms).order_by("next_run_at", "job_id")[:shown])
     count = count_up_to(Job.objects.late(at, by_more_than_ms).values("next_run_at")) if jobs else 0
     return jobs, count
 
