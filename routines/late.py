@@ -37,9 +37,9 @@ class Lateness:
     late_by_ms: int
 
 
-def late_jobs(at: datetime, limit: int | None = None) -> list[Job]:
-    """The late jobs at ``at``, longest overdue first."""
-    qs = Job.objects.late(at).order_by("next_run_at", "job_id")
+def late_jobs(at: datetime, limit: int | None = None, by_more_than_ms: int = 0) -> list[Job]:
+    """The late jobs at ``at`` (late by more than ``by_more_than_ms`` too), longest overdue first."""
+    qs = Job.objects.late(at, by_more_than_ms).order_by("next_run_at", "job_id")
     return list(qs if limit is None else qs[:limit])
 
 
@@ -51,11 +51,9 @@ def look(at: datetime, shown: int, by_more_than_ms: int = 0) -> tuple[list[Job],
     slots journalled if nobody saw them before. Bounded both ways, so a probe during a long outage
     reads as few rows as on a quiet day.
     """
-    seen = list(Job.objects.late(at).order_by("next_run_at", "job_id")[:shown])
+    seen = late_jobs(at, shown)
     note_late(seen, at)
-    jobs = seen
-    if by_more_than_ms:
-        jobs = list(Job.objects.late(at, by_more_than_ms).order_by("next_run_at", "job_id")[:shown])
+    jobs = late_jobs(at, shown, by_more_than_ms) if by_more_than_ms and seen else seen
     count = count_up_to(Job.objects.late(at, by_more_than_ms).values("next_run_at")) if jobs else 0
     return jobs, count
 
